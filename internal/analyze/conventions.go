@@ -1,0 +1,3 @@
+package analyze
+
+func detectConventions(r *Repo) Conventions { return Conventions{} }
