@@ -78,10 +78,10 @@ func IsSecretName(name string) bool {
 var backingDeps = map[string]string{
 	// Go
 	"github.com/jackc/pgx*": BackingPostgres, "github.com/lib/pq": BackingPostgres,
-	"gorm.io/driver/postgres": BackingPostgres,
+	"gorm.io/driver/postgres":        BackingPostgres,
 	"github.com/go-sql-driver/mysql": BackingMySQL, "gorm.io/driver/mysql": BackingMySQL,
 	"go.mongodb.org/mongo-driver*": BackingMongoDB,
-	"github.com/redis/go-redis*": BackingRedis, "github.com/go-redis/redis*": BackingRedis, "github.com/gomodule/redigo": BackingRedis,
+	"github.com/redis/go-redis*":   BackingRedis, "github.com/go-redis/redis*": BackingRedis, "github.com/gomodule/redigo": BackingRedis,
 	"github.com/rabbitmq/amqp091-go": BackingRabbitMQ, "github.com/streadway/amqp": BackingRabbitMQ,
 	"github.com/segmentio/kafka-go": BackingKafka, "github.com/ibm/sarama": BackingKafka, "github.com/shopify/sarama": BackingKafka,
 	"github.com/twmb/franz-go*": BackingKafka, "github.com/confluentinc/confluent-kafka-go*": BackingKafka,
