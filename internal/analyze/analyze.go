@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strings"
 )
@@ -62,6 +63,9 @@ func (a *Analyzer) AnalyzeRepo(ctx context.Context, repo *Repo) (*SystemModel, e
 		s := &m.Services[i]
 		if df := Join(s.Path, "Dockerfile"); repo.Exists(df) {
 			s.Dockerfile = df
+			if b, err := repo.ReadFile(df); err == nil {
+				s.DockerfileUser = finalUser(b)
+			}
 		}
 		if s.Port > 0 && s.Framework != "worker" {
 			s.UserFacing = true
@@ -149,4 +153,20 @@ func linkCalls(svcs []Service) {
 		}
 		sort.Strings(svcs[i].Calls)
 	}
+}
+
+var userLine = regexp.MustCompile(`(?im)^\s*(FROM|USER)\s+(\S+)`)
+
+// finalUser returns the USER of a Dockerfile's last stage ("" when it runs
+// as the image's default user).
+func finalUser(dockerfile []byte) string {
+	user := ""
+	for _, m := range userLine.FindAllSubmatch(dockerfile, -1) {
+		if strings.EqualFold(string(m[1]), "FROM") {
+			user = ""
+		} else {
+			user = string(m[2])
+		}
+	}
+	return user
 }

@@ -83,6 +83,9 @@ type Service struct {
 	// Dockerfile is the existing Dockerfile for this service, relative to the
 	// repository root, if one exists. Existing files are kept.
 	Dockerfile string `json:"dockerfile,omitempty"`
+	// DockerfileUser is the USER the existing Dockerfile's final stage runs
+	// as ("65532", "10001:10001", "app"), so manifests can match it.
+	DockerfileUser string `json:"dockerfileUser,omitempty"`
 	// Assumptions records every default the analyzer chose because the code
 	// did not say (port, version, entrypoint), for the plan and the PR body.
 	Assumptions []string `json:"assumptions,omitempty"`
@@ -149,7 +152,10 @@ type Conventions struct {
 	Dockerfiles  []string `json:"dockerfiles,omitempty"`
 	ComposeFiles []string `json:"composeFiles,omitempty"`
 	// K8sFiles and GitopsFiles list existing manifests under k8s/ and gitops/.
-	K8sFiles    []string `json:"k8sFiles,omitempty"`
+	K8sFiles []string `json:"k8sFiles,omitempty"`
+	// Workloads names the Deployments/StatefulSets already defined there, as
+	// "namespace/name" (namespace empty when unset).
+	Workloads   []string `json:"workloads,omitempty"`
 	GitopsFiles []string `json:"gitopsFiles,omitempty"`
 	// Namespaces, Registry, IngressClass and Labels are read from existing
 	// manifests and compose files.

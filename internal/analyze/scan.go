@@ -193,7 +193,11 @@ func ScanEnv(lang, file string, content []byte) []EnvVar {
 					name = strings.ReplaceAll(name, ":", "__")
 				}
 			}
-			out = append(out, EnvVar{Name: name, Default: def, Secret: IsSecretName(name), Source: Source(file, LineOf(content, m[0]))})
+			secret := IsSecretName(name)
+			if secret {
+				def = "" // a secret's value never leaves the repository
+			}
+			out = append(out, EnvVar{Name: name, Default: def, Secret: secret, Source: Source(file, LineOf(content, m[0]))})
 		}
 	}
 	return out
@@ -208,7 +212,7 @@ func MergeEnv(list []EnvVar, vars ...EnvVar) []EnvVar {
 	}
 	for _, v := range vars {
 		if i, ok := idx[v.Name]; ok {
-			if list[i].Default == "" && v.Default != "" {
+			if list[i].Default == "" && v.Default != "" && !list[i].Secret && !v.Secret {
 				list[i].Default = v.Default
 			}
 			continue

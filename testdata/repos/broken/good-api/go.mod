@@ -1,0 +1,3 @@
+module github.com/example/broken/good-api
+
+go 1.22

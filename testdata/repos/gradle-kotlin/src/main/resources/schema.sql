@@ -1,0 +1,6 @@
+CREATE TABLE IF NOT EXISTS items (
+    id       BIGSERIAL PRIMARY KEY,
+    sku      VARCHAR(64)  NOT NULL UNIQUE,
+    name     VARCHAR(200) NOT NULL,
+    quantity INTEGER      NOT NULL DEFAULT 0
+);

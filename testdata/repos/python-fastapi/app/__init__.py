@@ -1,0 +1,1 @@
+"""notes-api: a small notes service."""
