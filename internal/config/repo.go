@@ -1,0 +1,86 @@
+// Package config holds the per-repository settings file
+// (.github/kubewright.yaml) and its defaults.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"sigs.k8s.io/yaml"
+)
+
+// RepoConfigPath is where a repository keeps its kubewright settings.
+const RepoConfigPath = ".github/kubewright.yaml"
+
+// Repo is the per-repository configuration. Every field is optional; the
+// command line overrides what is set here.
+type Repo struct {
+	Containerize Containerize `json:"containerize"`
+	// AllowWorkflows lets authors write under .github/workflows/.
+	AllowWorkflows bool `json:"allowWorkflows,omitempty"`
+}
+
+// Containerize holds defaults for `kubewright containerize`.
+type Containerize struct {
+	Services        []string `json:"services,omitempty"`
+	Env             string   `json:"env,omitempty"`
+	Registry        string   `json:"registry,omitempty"`
+	NamespacePrefix string   `json:"namespacePrefix,omitempty"`
+	IngressHost     string   `json:"ingressHost,omitempty"`
+	IngressClass    string   `json:"ingressClass,omitempty"`
+	Only            []string `json:"only,omitempty"`
+	RepoURL         string   `json:"repoURL,omitempty"`
+	Branch          string   `json:"branch,omitempty"`
+}
+
+var yamlLine = regexp.MustCompile(`line (\d+)`)
+
+// ParseRepo decodes a settings file strictly: an unknown or misspelt key is
+// an error that names the file, the line when known, and the fix.
+func ParseRepo(name string, data []byte) (*Repo, error) {
+	var c Repo
+	if err := yaml.UnmarshalStrict(data, &c); err != nil {
+		msg := err.Error()
+		loc := name
+		if m := yamlLine.FindStringSubmatch(msg); m != nil {
+			loc += ":" + m[1]
+		}
+		hint := "fix the YAML"
+		if strings.Contains(msg, "unknown field") {
+			hint = "remove or correct the key; known keys are containerize.{services,env,registry,namespacePrefix,ingressHost,ingressClass,only,repoURL,branch} and allowWorkflows"
+		}
+		return nil, fmt.Errorf("%s: %s (%s)", loc, cleanYAMLError(msg), hint)
+	}
+	for _, o := range c.Containerize.Only {
+		switch o {
+		case "dockerfile", "k8s", "gitops":
+		default:
+			return nil, fmt.Errorf("%s: containerize.only has %q (use dockerfile, k8s or gitops)", name, o)
+		}
+	}
+	return &c, nil
+}
+
+func cleanYAMLError(msg string) string {
+	msg = strings.TrimPrefix(msg, "error unmarshaling JSON: while decoding JSON: ")
+	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
+	return msg
+}
+
+// LoadRepo reads RepoConfigPath under root; a missing file is the empty
+// configuration.
+func LoadRepo(root string) (*Repo, error) {
+	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(RepoConfigPath)))
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Repo{}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", RepoConfigPath, err)
+	}
+	return ParseRepo(RepoConfigPath, data)
+}

@@ -1,0 +1,191 @@
+// Package workspace holds the working copy an author's draft lands in, and
+// the write policy that decides which paths an author may touch.
+package workspace
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/pmezard/go-difflib/difflib"
+
+	"github.com/kubewright/kubewright/internal/author"
+)
+
+// Actions a file can get.
+const (
+	ActionCreate    = "create"
+	ActionUpdate    = "update"
+	ActionKeep      = "keep"
+	ActionUnchanged = "unchanged"
+)
+
+// Policy is the write policy: which repository paths an author may write.
+type Policy struct {
+	// MaxFileBytes caps a single file (default 1 MiB).
+	MaxFileBytes int
+	// AllowWorkflows permits writes under .github/workflows/.
+	AllowWorkflows bool
+}
+
+// ErrPolicy is wrapped by every write-policy refusal.
+var ErrPolicy = errors.New("write policy")
+
+// Check reports whether p may be written: a clean relative slash path, no
+// "..", nothing under .git/, nothing under .github/workflows/ unless
+// allowed, and only Dockerfiles, .dockerignore files, k8s/ and gitops/.
+func (pol Policy) Check(p string) error {
+	switch {
+	case p == "" || strings.HasPrefix(p, "/") || filepath.IsAbs(p) || strings.Contains(p, `\`):
+		return fmt.Errorf("%w: %q must be a relative slash-separated path", ErrPolicy, p)
+	case path.Clean(p) != p || p == "." || strings.HasPrefix(p, "../") || p == "..":
+		return fmt.Errorf("%w: %q is not a clean path inside the repository", ErrPolicy, p)
+	case p == ".git" || strings.HasPrefix(p, ".git/") || strings.Contains(p, "/.git/"):
+		return fmt.Errorf("%w: %q is inside .git", ErrPolicy, p)
+	case strings.HasPrefix(p, ".github/workflows/") && !pol.AllowWorkflows:
+		return fmt.Errorf("%w: %q is a workflow; allow workflows in .github/kubewright.yaml to let kubewright write them", ErrPolicy, p)
+	}
+	base := path.Base(p)
+	top, _, _ := strings.Cut(p, "/")
+	if top == "k8s" || top == "gitops" || base == ".dockerignore" || base == "Dockerfile" || strings.HasPrefix(base, "Dockerfile.") {
+		return nil
+	}
+	if strings.HasPrefix(p, ".github/workflows/") {
+		return nil
+	}
+	return fmt.Errorf("%w: %q is outside the paths kubewright writes (Dockerfiles, .dockerignore, k8s/, gitops/)", ErrPolicy, p)
+}
+
+// FileResult is what happened to one file.
+type FileResult struct {
+	Path    string `json:"path"`
+	Action  string `json:"action"`
+	Service string `json:"service,omitempty"`
+	Part    string `json:"part"`
+}
+
+// ApplyOptions control Apply.
+type ApplyOptions struct {
+	// Force overwrites existing files that differ; by default they are kept.
+	Force bool
+	// DryRun computes actions and a unified diff but writes nothing.
+	DryRun bool
+	Policy Policy
+}
+
+// Result is the outcome of applying a draft.
+type Result struct {
+	Files []FileResult `json:"files"`
+	// Diff is the unified diff of every create and update (dry runs and real).
+	Diff string `json:"-"`
+}
+
+// Apply writes a draft into the repository at root. Every path is checked
+// against the policy and must not pass through a symlink; nothing is
+// written if any path is refused.
+func Apply(root string, files []author.File, opts ApplyOptions) (*Result, error) {
+	if opts.Policy.MaxFileBytes == 0 {
+		opts.Policy.MaxFileBytes = 1 << 20
+	}
+	realRoot, err := filepath.EvalSymlinks(root)
+	if err != nil {
+		return nil, fmt.Errorf("workspace %s: %w", root, err)
+	}
+	res := &Result{}
+	var diff strings.Builder
+	type pending struct {
+		abs     string
+		content []byte
+	}
+	var writes []pending
+	for _, f := range files {
+		if err := opts.Policy.Check(f.Path); err != nil {
+			return nil, err
+		}
+		if len(f.Content) > opts.Policy.MaxFileBytes {
+			return nil, fmt.Errorf("%w: %s is %d bytes, over the %d byte limit", ErrPolicy, f.Path, len(f.Content), opts.Policy.MaxFileBytes)
+		}
+		abs := filepath.Join(realRoot, filepath.FromSlash(f.Path))
+		if err := noSymlinkOnPath(realRoot, f.Path); err != nil {
+			return nil, err
+		}
+		old, err := os.ReadFile(abs)
+		exists := err == nil
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read %s: %w", f.Path, err)
+		}
+		fr := FileResult{Path: f.Path, Service: f.Service, Part: f.Part}
+		switch {
+		case !exists:
+			fr.Action = ActionCreate
+		case bytes.Equal(old, f.Content):
+			fr.Action = ActionUnchanged
+		case opts.Force:
+			fr.Action = ActionUpdate
+		default:
+			fr.Action = ActionKeep
+		}
+		res.Files = append(res.Files, fr)
+		if fr.Action == ActionCreate || fr.Action == ActionUpdate {
+			writeDiff(&diff, f.Path, old, f.Content, exists)
+			writes = append(writes, pending{abs, f.Content})
+		}
+	}
+	res.Diff = diff.String()
+	if opts.DryRun {
+		return res, nil
+	}
+	for _, w := range writes {
+		if err := os.MkdirAll(filepath.Dir(w.abs), 0o755); err != nil {
+			return nil, fmt.Errorf("write %s: %w", w.abs, err)
+		}
+		if err := os.WriteFile(w.abs, w.content, 0o644); err != nil {
+			return nil, fmt.Errorf("write %s: %w", w.abs, err)
+		}
+	}
+	return res, nil
+}
+
+// noSymlinkOnPath refuses a path any existing component of which is a
+// symlink: a link could point the write outside the repository.
+func noSymlinkOnPath(root, rel string) error {
+	cur := root
+	for _, part := range strings.Split(rel, "/") {
+		cur = filepath.Join(cur, part)
+		st, err := os.Lstat(cur)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("check %s: %w", rel, err)
+		}
+		if st.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("%w: %s passes through a symlink", ErrPolicy, rel)
+		}
+	}
+	return nil
+}
+
+func writeDiff(b *strings.Builder, p string, old, new []byte, exists bool) {
+	from := "a/" + p
+	if !exists {
+		from = "/dev/null"
+	}
+	ud := difflib.UnifiedDiff{
+		A: difflib.SplitLines(string(old)), B: difflib.SplitLines(string(new)),
+		FromFile: from, ToFile: "b/" + p, Context: 3,
+	}
+	if !exists {
+		ud.A = nil
+	}
+	s, err := difflib.GetUnifiedDiffString(ud)
+	if err != nil {
+		return
+	}
+	b.WriteString(s)
+}

@@ -1,0 +1,144 @@
+package workspace
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubewright/kubewright/internal/author"
+)
+
+func TestPolicyCheck(t *testing.T) {
+	tests := []struct {
+		path string
+		ok   bool
+	}{
+		{"Dockerfile", true},
+		{"svc/Dockerfile", true},
+		{"cmd/api/Dockerfile", true},
+		{"svc/.dockerignore", true},
+		{"k8s/svc/deployment.yaml", true},
+		{"gitops/apps/base/svc/kustomization.yaml", true},
+		{"", false},
+		{"/etc/passwd", false},
+		{"../outside/Dockerfile", false},
+		{"k8s/../../x", false},
+		{"k8s//x.yaml", false},
+		{".git/config", false},
+		{"svc/.git/hooks/pre-commit", false},
+		{".github/workflows/ci.yml", false},
+		{"main.go", false},
+		{"svc/app.py", false},
+		{`k8s\x.yaml`, false},
+	}
+	for _, tt := range tests {
+		err := Policy{}.Check(tt.path)
+		if (err == nil) != tt.ok {
+			t.Errorf("Check(%q) = %v, want ok=%v", tt.path, err, tt.ok)
+		}
+		if err != nil && !errors.Is(err, ErrPolicy) {
+			t.Errorf("Check(%q) error does not wrap ErrPolicy: %v", tt.path, err)
+		}
+	}
+	if err := (Policy{AllowWorkflows: true}).Check(".github/workflows/ci.yml"); err != nil {
+		t.Errorf("workflows allowed by config: %v", err)
+	}
+}
+
+func TestApply(t *testing.T) {
+	root := t.TempDir()
+	write := func(p, s string) {
+		t.Helper()
+		fp := filepath.Join(root, filepath.FromSlash(p))
+		os.MkdirAll(filepath.Dir(fp), 0o755)
+		if err := os.WriteFile(fp, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("svc/Dockerfile", "FROM hand-written\n")
+	write("k8s/same.yaml", "same\n")
+	files := []author.File{
+		{Path: "svc/Dockerfile", Content: []byte("FROM generated\n")},
+		{Path: "k8s/same.yaml", Content: []byte("same\n")},
+		{Path: "k8s/new/x.yaml", Content: []byte("new\n")},
+	}
+
+	// Dry run: actions and diff, nothing written.
+	res, err := Apply(root, files, ApplyOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"svc/Dockerfile": ActionKeep, "k8s/same.yaml": ActionUnchanged, "k8s/new/x.yaml": ActionCreate}
+	for _, f := range res.Files {
+		if want[f.Path] != f.Action {
+			t.Errorf("dry run %s: %s, want %s", f.Path, f.Action, want[f.Path])
+		}
+	}
+	if !strings.Contains(res.Diff, "+++ b/k8s/new/x.yaml") || strings.Contains(res.Diff, "svc/Dockerfile") {
+		t.Errorf("diff:\n%s", res.Diff)
+	}
+	if _, err := os.Stat(filepath.Join(root, "k8s/new/x.yaml")); err == nil {
+		t.Error("dry run wrote a file")
+	}
+
+	// Real run keeps the hand-written Dockerfile.
+	if _, err := Apply(root, files, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "svc/Dockerfile")); string(b) != "FROM hand-written\n" {
+		t.Errorf("existing Dockerfile overwritten without --force: %q", b)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "k8s/new/x.yaml")); string(b) != "new\n" {
+		t.Errorf("new file: %q", b)
+	}
+
+	// Force overwrites it.
+	res, err = Apply(root, files, ApplyOptions{Force: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "svc/Dockerfile")); string(b) != "FROM generated\n" {
+		t.Errorf("--force did not overwrite: %q", b)
+	}
+	if !strings.Contains(res.Diff, "-FROM hand-written") {
+		t.Errorf("update diff:\n%s", res.Diff)
+	}
+}
+
+func TestApplyRefusesWholeDraft(t *testing.T) {
+	root := t.TempDir()
+	files := []author.File{
+		{Path: "k8s/ok.yaml", Content: []byte("ok\n")},
+		{Path: "../escape/Dockerfile", Content: []byte("x")},
+	}
+	if _, err := Apply(root, files, ApplyOptions{}); !errors.Is(err, ErrPolicy) {
+		t.Fatalf("err = %v, want a policy error", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "k8s/ok.yaml")); err == nil {
+		t.Error("a refused draft still wrote files")
+	}
+}
+
+func TestApplyRefusesSymlink(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	if err := os.Symlink(outside, filepath.Join(root, "k8s")); err != nil {
+		t.Skip("symlinks unsupported:", err)
+	}
+	_, err := Apply(root, []author.File{{Path: "k8s/x.yaml", Content: []byte("x")}}, ApplyOptions{})
+	if !errors.Is(err, ErrPolicy) {
+		t.Fatalf("err = %v, want a policy error", err)
+	}
+	if entries, _ := os.ReadDir(outside); len(entries) != 0 {
+		t.Error("wrote through a symlink")
+	}
+}
+
+func TestApplySizeCap(t *testing.T) {
+	_, err := Apply(t.TempDir(), []author.File{{Path: "k8s/big.yaml", Content: make([]byte, 2<<20)}}, ApplyOptions{})
+	if !errors.Is(err, ErrPolicy) {
+		t.Fatalf("err = %v, want a policy error", err)
+	}
+}
