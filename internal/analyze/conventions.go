@@ -63,7 +63,10 @@ func detectConventions(r *Repo) Conventions {
 			}
 			switch obj.Kind {
 			case "Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob":
-				c.Workloads = append(c.Workloads, obj.Metadata.Namespace+"/"+obj.Metadata.Name)
+				// Workloads kubewright wrote itself are regenerated, not respected.
+				if obj.Metadata.Labels["app.kubernetes.io/managed-by"] != "kubewright" {
+					c.Workloads = append(c.Workloads, obj.Metadata.Namespace+"/"+obj.Metadata.Name)
+				}
 				for k, v := range obj.Metadata.Labels {
 					if labels[k] == nil {
 						labels[k] = map[string]bool{}

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubewright/kubewright/internal/app"
+	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/workspace"
+)
+
+func newContainerizeCmd() *cobra.Command {
+	var (
+		opts   app.ContainerizeOptions
+		format string
+		only   []string
+	)
+	c := &cobra.Command{
+		Use:   "containerize [PATH]",
+		Short: "Write Dockerfiles, k8s/ manifests and Flux gitops/ for the services of a repository",
+		Long: `Analyze a repository and write what is missing, with no network and no LLM:
+a hardened multi-stage Dockerfile and .dockerignore per service, plain
+Kubernetes manifests under k8s/, and Flux GitOps manifests under gitops/.
+Existing files are kept unless --force; --dry-run prints a diff instead.
+Defaults may come from .github/kubewright.yaml (containerize: ...).`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			root, err := pathArg(args)
+			if err != nil {
+				return err
+			}
+			if format != "text" && format != "json" {
+				return usageErr("--format %q: use text or json", format)
+			}
+			for _, o := range only {
+				if o != author.PartDockerfile && o != author.PartK8s && o != author.PartGitops {
+					return usageErr("--only %q: use dockerfile, k8s or gitops", o)
+				}
+			}
+			opts.Author.Only = only
+			plan, err := app.Containerize(c.Context(), root, opts)
+			if err != nil {
+				return &exitError{code: exitFail, err: err}
+			}
+			out := c.OutOrStdout()
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				return enc.Encode(plan)
+			}
+			if opts.DryRun {
+				fmt.Fprint(out, plan.Diff)
+				if plan.Diff != "" {
+					fmt.Fprintln(out)
+				}
+			}
+			printPlan(out, plan)
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.StringSliceVar(&opts.Author.Services, "services", nil, "only these services (comma-separated names from `kubewright analyze`)")
+	f.StringVar(&opts.Author.Env, "env", "", "GitOps environment overlay (default production)")
+	f.StringVar(&opts.Author.Registry, "registry", "", "image registry prefix, e.g. ghcr.io/acme")
+	f.StringVar(&opts.Author.NamespacePrefix, "namespace-prefix", "", "prefix for every namespace created")
+	f.StringVar(&opts.Author.IngressHost, "ingress-host", "", "DNS suffix for user-facing services (<service>.<host>)")
+	f.StringVar(&opts.Author.IngressClass, "ingress-class", "", "Ingress class for k8s/ (default: the repository's, else nginx)")
+	f.StringVar(&opts.Author.RepoURL, "repo-url", "", "Git URL Flux pulls from")
+	f.StringSliceVar(&only, "only", nil, "only these parts: dockerfile, k8s, gitops")
+	f.BoolVar(&opts.Force, "force", false, "overwrite existing files that differ")
+	f.BoolVar(&opts.DryRun, "dry-run", false, "print a unified diff and write nothing")
+	f.StringVar(&format, "format", "text", "output format: text or json")
+	return c
+}
+
+func printPlan(out io.Writer, p *app.Plan) {
+	printServices(out, p.Services)
+	printErrors(out, p.Errors)
+	verb := map[string]string{
+		workspace.ActionCreate: "create", workspace.ActionUpdate: "update",
+		workspace.ActionKeep: "keep", workspace.ActionUnchanged: "same",
+	}
+	counts := map[string]int{}
+	for _, f := range p.Files {
+		counts[f.Action]++
+	}
+	title := "Files"
+	if p.DryRun {
+		title = "Files (dry run: nothing written)"
+	}
+	fmt.Fprintf(out, "\n%s: %d created, %d updated, %d kept, %d unchanged\n", title,
+		counts[workspace.ActionCreate], counts[workspace.ActionUpdate], counts[workspace.ActionKeep], counts[workspace.ActionUnchanged])
+	for _, f := range p.Files {
+		fmt.Fprintf(out, "  %-6s %s\n", verb[f.Action], f.Path)
+	}
+	if len(p.Assumptions) > 0 {
+		fmt.Fprintf(out, "\nAssumptions (%d)\n", len(p.Assumptions))
+		for _, a := range p.Assumptions {
+			fmt.Fprintf(out, "  - %s\n", strings.TrimSpace(a))
+		}
+	}
+}

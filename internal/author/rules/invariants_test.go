@@ -1,0 +1,126 @@
+package rules
+
+import (
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/kubewright/kubewright/internal/author"
+)
+
+var (
+	fromLine = regexp.MustCompile(`(?m)^FROM\s+(?:--platform=\S+\s+)?(\S+)`)
+	userLine = regexp.MustCompile(`(?m)^USER\s+(\S+)`)
+)
+
+// TestOutputInvariants checks, on every fixture, the properties a platform
+// team relies on regardless of golden files: multi-stage non-root images
+// pinned to a tag, no Secret objects and no literal secret values, setters
+// on every GitOps image, hardened pods.
+func TestOutputInvariants(t *testing.T) {
+	for _, fx := range fixtureNames(t) {
+		m, d := draftFor(t, fx, fixtureOptions)
+		secretNames := map[string]bool{}
+		for _, s := range m.Services {
+			for _, e := range s.Env {
+				if e.Secret {
+					secretNames[e.Name] = true
+				}
+			}
+		}
+		for _, f := range d.Files {
+			switch {
+			case f.Part == author.PartDockerfile && strings.HasSuffix(f.Path, "Dockerfile"):
+				checkDockerfile(t, fx+"/"+f.Path, string(f.Content))
+			case strings.HasSuffix(f.Path, ".yaml") && !strings.HasSuffix(f.Path, "kustomization.yaml"):
+				checkManifest(t, fx+"/"+f.Path, f, secretNames)
+			}
+		}
+	}
+}
+
+func checkDockerfile(t *testing.T, name, df string) {
+	froms := fromLine.FindAllStringSubmatch(df, -1)
+	if len(froms) < 2 {
+		t.Errorf("%s: %d stages, want multi-stage", name, len(froms))
+	}
+	for _, f := range froms {
+		img := f[1]
+		if !strings.Contains(img, ":") || strings.HasSuffix(img, ":latest") {
+			t.Errorf("%s: base image %q is not pinned to a tag", name, img)
+		}
+	}
+	users := userLine.FindAllStringSubmatch(df, -1)
+	if len(users) == 0 {
+		t.Errorf("%s: no USER", name)
+		return
+	}
+	last := strings.LastIndex(df, "\nFROM ")
+	if idx := strings.LastIndex(df, "\nUSER "); idx < last {
+		t.Errorf("%s: the final stage sets no USER", name)
+	}
+	uid, _, _ := strings.Cut(users[len(users)-1][1], ":")
+	if n, err := strconv.Atoi(uid); err != nil || n == 0 {
+		t.Errorf("%s: final USER %q is not a numeric non-root user", name, uid)
+	}
+	if !regexp.MustCompile(`(?m)^ENTRYPOINT \[`).MatchString(df) {
+		t.Errorf("%s: ENTRYPOINT is not exec form", name)
+	}
+}
+
+func checkManifest(t *testing.T, name string, f author.File, secretNames map[string]bool) {
+	for _, doc := range strings.Split(string(f.Content), "\n---\n") {
+		var obj map[string]any
+		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+			t.Errorf("%s: %v", name, err)
+			continue
+		}
+		kind, _ := obj["kind"].(string)
+		if kind == "Secret" {
+			t.Errorf("%s: writes a Secret object; credentials must come from references", name)
+		}
+		if kind != "Deployment" && kind != "StatefulSet" {
+			continue
+		}
+		if f.Part == author.PartGitops && kind == "Deployment" && !strings.Contains(doc, `# {"$imagepolicy": "flux-system:`) {
+			t.Errorf("%s: Deployment image has no Flux setter", name)
+		}
+		spec := dig(obj, "spec", "template", "spec")
+		podSec, _ := spec["securityContext"].(map[string]any)
+		if podSec["runAsNonRoot"] != true || dig(podSec, "seccompProfile")["type"] != "RuntimeDefault" {
+			t.Errorf("%s: pod securityContext %v", name, podSec)
+		}
+		for _, c := range spec["containers"].([]any) {
+			ctr := c.(map[string]any)
+			sec, _ := ctr["securityContext"].(map[string]any)
+			if sec["readOnlyRootFilesystem"] != true || sec["allowPrivilegeEscalation"] != false {
+				t.Errorf("%s: container securityContext %v", name, sec)
+			}
+			res, _ := ctr["resources"].(map[string]any)
+			if res["requests"] == nil || res["limits"] == nil {
+				t.Errorf("%s: container without requests and limits", name)
+			}
+			envs, _ := ctr["env"].([]any)
+			for _, e := range envs {
+				ev := e.(map[string]any)
+				if n, _ := ev["name"].(string); secretNames[n] && ev["value"] != nil {
+					t.Errorf("%s: secret %s has a literal value", name, n)
+				}
+				if v, ok := ev["value"].(string); ok && strings.Contains(strings.ToLower(v), "changeme") {
+					t.Errorf("%s: literal credential in env", name)
+				}
+			}
+		}
+	}
+}
+
+func dig(m map[string]any, keys ...string) map[string]any {
+	for _, k := range keys {
+		next, _ := m[k].(map[string]any)
+		m = next
+	}
+	return m
+}

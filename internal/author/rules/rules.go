@@ -1,0 +1,203 @@
+// Package rules is the deterministic author: detectors' facts in, typed
+// Kubernetes and Flux objects and templated Dockerfiles out. It makes no
+// network calls and the same model always yields the same bytes.
+package rules
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kubewright/kubewright/internal/analyze"
+	"github.com/kubewright/kubewright/internal/author"
+)
+
+// Author is the deterministic author.
+type Author struct{}
+
+var _ author.Author = (*Author)(nil)
+
+// New returns the deterministic author.
+func New() *Author { return &Author{} }
+
+// Defaults fills in the options the caller left empty, from the
+// repository's conventions first and kubewright's defaults second, and
+// reports each default it chose.
+func Defaults(m *analyze.SystemModel, o author.Options) (author.Options, []string) {
+	var notes []string
+	if o.Env == "" {
+		o.Env = "production"
+	}
+	if o.Registry == "" {
+		if m.Conventions.Registry != "" {
+			o.Registry = m.Conventions.Registry
+		} else {
+			o.Registry = "ghcr.io/" + m.Name
+			notes = append(notes, fmt.Sprintf("images are pushed to %s/<service> (set --registry to change)", o.Registry))
+		}
+	}
+	o.Registry = strings.TrimSuffix(o.Registry, "/")
+	if o.IngressHost == "" {
+		o.IngressHost = "example.com"
+		if o.Wants(author.PartK8s) || o.Wants(author.PartGitops) {
+			notes = append(notes, "user-facing services are served at <service>.example.com (set --ingress-host)")
+		}
+	}
+	if o.IngressClass == "" {
+		o.IngressClass = m.Conventions.IngressClass
+		if o.IngressClass == "" {
+			o.IngressClass = "nginx"
+		}
+	}
+	if o.RepoURL == "" && o.Wants(author.PartGitops) {
+		o.RepoURL = "https://github.com/OWNER/" + m.Name
+		notes = append(notes, fmt.Sprintf("Flux pulls from %s (set the repository URL in gitops/clusters/<env>/source.yaml)", o.RepoURL))
+	}
+	if o.Branch == "" {
+		o.Branch = "main"
+	}
+	return o, notes
+}
+
+var envName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+
+// Author renders the selected parts for the selected services.
+func (a *Author) Author(ctx context.Context, m *analyze.SystemModel, opts author.Options) (*author.Draft, error) {
+	opts, notes := Defaults(m, opts)
+	if !envName.MatchString(opts.Env) {
+		return nil, fmt.Errorf("environment %q is not a valid directory name: use lower-case letters, digits and '-'", opts.Env)
+	}
+	sys := &system{m: m, opts: opts, all: map[string]analyze.Service{}, uid: map[string]int64{}, assumptions: notes}
+	for _, s := range m.Services {
+		sys.all[s.Name] = s
+	}
+	if len(opts.Services) > 0 {
+		for _, name := range opts.Services {
+			s, ok := sys.all[name]
+			if !ok {
+				return nil, fmt.Errorf("unknown service %q: the repository has %s", name, serviceNames(m))
+			}
+			sys.svcs = append(sys.svcs, s)
+		}
+	} else {
+		sys.svcs = append(sys.svcs, m.Services...)
+	}
+	sort.Slice(sys.svcs, func(i, j int) bool { return sys.svcs[i].Name < sys.svcs[j].Name })
+	if ns := m.Conventions.Namespaces; len(ns) == 1 {
+		sys.sharedNS = ns[0]
+	}
+
+	draft := &author.Draft{}
+	ignores := map[string]bool{}
+	for _, s := range sys.svcs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		res, err := DockerfileFor(s)
+		if err != nil {
+			return nil, fmt.Errorf("service %s: %w", s.Name, err)
+		}
+		sys.uid[s.Name] = res.UID
+		if s.Dockerfile != "" {
+			sys.uid[s.Name] = existingUID(s, res.UID, sys)
+			sys.assume("%s keeps its existing %s", s.Name, s.Dockerfile)
+			continue
+		}
+		for _, note := range res.Assumptions {
+			sys.assume("%s: %s", s.Name, note)
+		}
+		for _, note := range s.Assumptions {
+			sys.assume("%s: %s", s.Name, note)
+		}
+		if !opts.Wants(author.PartDockerfile) {
+			continue
+		}
+		df, ctxDir := dockerfilePath(s, m)
+		draft.Files = append(draft.Files, author.File{Path: df, Content: res.Dockerfile, Service: s.Name, Part: author.PartDockerfile})
+		if di := path.Join(ctxDir, ".dockerignore"); !ignores[di] {
+			ignores[di] = true
+			draft.Files = append(draft.Files, author.File{Path: di, Content: res.Dockerignore, Service: s.Name, Part: author.PartDockerfile})
+		}
+	}
+	if opts.Wants(author.PartK8s) {
+		fs, err := sys.k8sFiles()
+		if err != nil {
+			return nil, err
+		}
+		draft.Files = append(draft.Files, fs...)
+	}
+	if opts.Wants(author.PartGitops) {
+		fs, err := sys.gitopsFiles()
+		if err != nil {
+			return nil, err
+		}
+		draft.Files = append(draft.Files, fs...)
+	}
+	draft.Sort()
+	draft.Assumptions = dedupe(sys.assumptions)
+	return draft, nil
+}
+
+// dockerfilePath places a service's Dockerfile: at its build context when
+// it is the only service there, else next to its main package (built with
+// `docker build -f <dir>/Dockerfile <context>`).
+func dockerfilePath(s analyze.Service, m *analyze.SystemModel) (dockerfile, context string) {
+	shared := 0
+	for _, o := range m.Services {
+		if o.Path == s.Path {
+			shared++
+		}
+	}
+	if shared > 1 && s.Language == analyze.LangGo && s.Entrypoint != "." {
+		return path.Join(s.Path, s.Entrypoint, "Dockerfile"), s.Path
+	}
+	if shared > 1 {
+		return path.Join(s.Path, "Dockerfile."+s.Name), s.Path
+	}
+	return path.Join(s.Path, "Dockerfile"), s.Path
+}
+
+// existingUID reads the numeric user of a kept Dockerfile, so the pod's
+// runAsUser matches what the image really runs as.
+func existingUID(s analyze.Service, fallback int64, sys *system) int64 {
+	user, _, _ := strings.Cut(s.DockerfileUser, ":")
+	if uid, err := strconv.ParseInt(user, 10, 64); err == nil && uid > 0 {
+		return uid
+	}
+	switch user {
+	case "nonroot":
+		return 65532
+	case "":
+		sys.assume("%s's Dockerfile sets no USER: pods run it as UID %d; add `USER %d` to the Dockerfile", s.Name, fallback, fallback)
+	default:
+		sys.assume("%s's Dockerfile runs as %q, not a numeric UID: pods run it as UID %d; use a numeric USER so runAsNonRoot can be verified", s.Name, user, fallback)
+	}
+	return fallback
+}
+
+func serviceNames(m *analyze.SystemModel) string {
+	var names []string
+	for _, s := range m.Services {
+		names = append(names, s.Name)
+	}
+	if len(names) == 0 {
+		return "no services"
+	}
+	return strings.Join(names, ", ")
+}
+
+func dedupe(in []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, s := range in {
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out
+}
