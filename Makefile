@@ -5,6 +5,7 @@ GO       ?= go
 export GOTOOLCHAIN := local
 export GOFLAGS     := -buildvcs=false
 BIN      := bin/kubewright
+FUZZTIME ?= 15s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
 .PHONY: all build test vet demo bench fuzz golden clean
@@ -27,12 +28,13 @@ demo: build
 
 ## bench: speed and memory figures (analyze + author on the fixtures).
 bench:
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
 ## fuzz: a short run of every fuzz target.
 fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzParseDotEnv -fuzztime 20s ./internal/analyze/
-	$(GO) test -run '^$$' -fuzz FuzzParseRepo -fuzztime 20s ./internal/config/
+	@for t in FuzzParseDotEnv FuzzScanEnv FuzzDotnetJSONC FuzzParseMSBuild FuzzPyScanEnvExtra FuzzSpringConfig FuzzMavenPOM; do \
+	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./internal/analyze/ || exit 1; done
+	$(GO) test -run '^$$' -fuzz '^FuzzParseRepo$$' -fuzztime $(FUZZTIME) ./internal/config/
 
 ## golden: rewrite golden files after an intended change (read the diff!).
 golden:

@@ -16,12 +16,9 @@ git -c user.name=demo -c user.email=demo@example.com commit -qm "shop before kub
 
 echo "\$ kubewright containerize polyglot-shop --registry ghcr.io/acme --ingress-host shop.example.com"
 "$bin" containerize . --registry ghcr.io/acme --ingress-host shop.example.com
-echo
-echo "Files written (git status):"
 git add -A
-git status --short | sed 's/^/  /'
 echo
-echo "Tree of new files:"
+echo "Tree of the $(git diff --cached --name-only | wc -l | tr -d ' ') files written (git diff --cached):"
 git diff --cached --name-only | awk -F/ '{
   path=""; for (i=1;i<NF;i++) { path=path $i "/"; if (!(path in seen)) { seen[path]=1; printf "%*s%s/\n", (i-1)*2, "", $i } }
   printf "%*s%s\n", (NF-1)*2, "", $NF }'
