@@ -385,7 +385,7 @@ func dotnetService(r *Repo, p *dotnetProject, projDirs map[string]bool) (Service
 		for _, f := range filesOutsideNested(r, rp.dir, projDirs) {
 			if strings.HasSuffix(f, dotnetSourceExt(ref)) {
 				if b, err := r.ReadFile(f); err == nil {
-					svc.Env = MergeEnv(svc.Env, ScanEnv(LangCSharp, dotnetRelPath(p.dir, f), b)...)
+					svc.Env = MergeEnv(svc.Env, ScanEnv(LangCSharp, Rel(p.dir, f), b)...)
 				}
 			}
 		}
@@ -773,18 +773,4 @@ func filesOutsideNested(r *Repo, dir string, roots map[string]bool) []string {
 		}
 	}
 	return out
-}
-
-// dotnetRelPath returns the slash path of file relative to dir, with ".." steps
-// when file lies outside dir.
-func dotnetRelPath(dir, file string) string {
-	if dir == "." || dir == "" {
-		return file
-	}
-	d, f := strings.Split(dir, "/"), strings.Split(file, "/")
-	i := 0
-	for i < len(d) && i < len(f)-1 && d[i] == f[i] {
-		i++
-	}
-	return strings.Repeat("../", len(d)-i) + strings.Join(f[i:], "/")
 }

@@ -377,7 +377,7 @@ func (g *gradleReader) service(file string) (*Service, *ServiceError) {
 	if root != nil {
 		inherited := root.forChildren()
 		gradleScanPlugins(inherited, cat, sc.plugins)
-		proj.Deps = append(proj.Deps, gradleDeps(inherited, jvmRelFrom(dir, root.file), cat)...)
+		proj.Deps = append(proj.Deps, gradleDeps(inherited, Rel(dir, root.file), cat)...)
 	}
 	springPlugin := sc.has("org.springframework.boot")
 	proj.Spring = springPlugin

@@ -511,17 +511,3 @@ func jvmInSourceTree(file string) bool {
 	}
 	return false
 }
-
-// jvmRelFrom returns the slash path of file as seen from dir, both repository
-// paths ("pom.xml", "../pom.xml").
-func jvmRelFrom(dir, file string) string {
-	if dir == "." || dir == "" {
-		return file
-	}
-	d, f := strings.Split(dir, "/"), strings.Split(file, "/")
-	i := 0
-	for i < len(d) && i < len(f)-1 && d[i] == f[i] {
-		i++
-	}
-	return strings.Repeat("../", len(d)-i) + strings.Join(f[i:], "/")
-}

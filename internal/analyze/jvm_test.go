@@ -83,8 +83,8 @@ func TestJVMRelFrom(t *testing.T) {
 		{"a/b", "c/pom.xml", "../../c/pom.xml"},
 	}
 	for _, tt := range tests {
-		if got := jvmRelFrom(tt.dir, tt.file); got != tt.want {
-			t.Errorf("jvmRelFrom(%q, %q) = %q, want %q", tt.dir, tt.file, got, tt.want)
+		if got := Rel(tt.dir, tt.file); got != tt.want {
+			t.Errorf("Rel(%q, %q) = %q, want %q", tt.dir, tt.file, got, tt.want)
 		}
 	}
 }

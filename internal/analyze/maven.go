@@ -341,7 +341,7 @@ func (m *mavenReader) service(file string, pom *pomXML) (*Service, *ServiceError
 
 	var proj jvmProject
 	for i, p := range c.poms {
-		evidence := jvmRelFrom(dir, c.files[i])
+		evidence := Rel(dir, c.files[i])
 		for _, d := range p.Dependencies {
 			if strings.TrimSpace(d.Scope) == "test" {
 				continue

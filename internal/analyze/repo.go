@@ -166,10 +166,16 @@ func (r *Repo) Under(dir string) []string {
 // spelled ("." + "go.mod" = "go.mod").
 func Join(dir, rel string) string { return path.Clean(path.Join(dir, rel)) }
 
-// Rel returns file relative to dir, both slash-separated repository paths.
+// Rel returns file as seen from dir, both slash-separated repository paths,
+// with ".." steps when file lies outside dir ("pom.xml", "../pom.xml").
 func Rel(dir, file string) string {
 	if dir == "." || dir == "" {
 		return file
 	}
-	return strings.TrimPrefix(file, strings.TrimSuffix(dir, "/")+"/")
+	d, f := strings.Split(dir, "/"), strings.Split(file, "/")
+	i := 0
+	for i < len(d) && i < len(f)-1 && d[i] == f[i] {
+		i++
+	}
+	return strings.Repeat("../", len(d)-i) + strings.Join(f[i:], "/")
 }

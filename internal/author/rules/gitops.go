@@ -359,18 +359,12 @@ func (sys *system) gitopsService(s analyze.Service, dir string) ([]string, []aut
 	var res []string
 	var files []author.File
 	add := func(name string, objs ...any) error {
-		var live []any
-		for _, o := range objs {
-			if !isNil(o) {
-				live = append(live, o)
-			}
-		}
-		if len(live) == 0 {
-			return nil
-		}
-		b, err := marshalObjects(live...)
+		b, err := marshalObjects(objs...)
 		if err != nil {
 			return fmt.Errorf("render %s/%s: %w", dir, name, err)
+		}
+		if len(b) == 0 {
+			return nil
 		}
 		files = append(files, author.File{Path: dir + "/" + name, Content: b, Service: s.Name, Part: author.PartGitops})
 		res = append(res, name)
@@ -428,16 +422,9 @@ func (sys *system) gitopsService(s analyze.Service, dir string) ([]string, []aut
 		vs.Spec.Hosts = []string{sys.host(s)}
 		vs.Spec.Gateways = []string{istioIngressNS + "/" + gatewayName}
 		var route httpRoute
-		route.Route = make([]struct {
-			Destination struct {
-				Host string `json:"host"`
-				Port struct {
-					Number int `json:"number"`
-				} `json:"port"`
-			} `json:"destination"`
-		}, 1)
-		route.Route[0].Destination.Host = fmt.Sprintf("%s.%s.svc.cluster.local", s.Name, ns)
-		route.Route[0].Destination.Port.Number = 80
+		dest := routeDestination{Host: fmt.Sprintf("%s.%s.svc.cluster.local", s.Name, ns)}
+		dest.Port.Number = 80
+		route.Route = []routeTarget{{Destination: dest}}
 		route.Timeout = "15s"
 		vs.Spec.HTTP = []httpRoute{route}
 		if err := add("virtualservice.yaml", vs); err != nil {
@@ -472,20 +459,6 @@ func (sys *system) gitopsService(s analyze.Service, dir string) ([]string, []aut
 		return nil, nil, err
 	}
 	return res, files, nil
-}
-
-func isNil(o any) bool {
-	if o == nil {
-		return true
-	}
-	switch v := o.(type) {
-	case *corev1.ConfigMap:
-		return v == nil
-	case *corev1.Service:
-		return v == nil
-	}
-	b, _ := json.Marshal(o)
-	return string(b) == "null"
 }
 
 // operatorStore renders a service's own store as operator custom resources

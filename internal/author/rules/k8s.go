@@ -126,18 +126,12 @@ func (sys *system) k8sService(s analyze.Service, dir string) ([]author.File, err
 	var files []author.File
 	var res []string
 	for _, p := range parts {
-		var live []any
-		for _, o := range p.objs {
-			if !isNil(o) {
-				live = append(live, o)
-			}
-		}
-		if len(live) == 0 {
-			continue
-		}
-		b, err := marshalObjects(live...)
+		b, err := marshalObjects(p.objs...)
 		if err != nil {
 			return nil, fmt.Errorf("render %s/%s: %w", dir, p.file, err)
+		}
+		if len(b) == 0 {
+			continue
 		}
 		files = append(files, author.File{Path: dir + "/" + p.file, Content: b, Service: s.Name, Part: author.PartK8s})
 		res = append(res, p.file)

@@ -79,12 +79,18 @@ func selector(name string) map[string]string { return map[string]string{labelNam
 // marshaled through JSON so the API types' field tags decide the shape;
 // empty creationTimestamp and status fields that the API types always emit
 // are dropped.
+//
+// Nil objects (a builder's "nothing to render here") are skipped; when all
+// are nil the result is empty.
 func marshalObjects(objs ...any) ([]byte, error) {
 	var buf bytes.Buffer
-	for i, o := range objs {
+	for _, o := range objs {
 		raw, err := json.Marshal(o)
 		if err != nil {
 			return nil, err
+		}
+		if string(raw) == "null" {
+			continue
 		}
 		var m map[string]any
 		if err := json.Unmarshal(raw, &m); err != nil {
@@ -95,7 +101,7 @@ func marshalObjects(objs ...any) ([]byte, error) {
 		if err != nil {
 			return nil, err
 		}
-		if i > 0 {
+		if buf.Len() > 0 {
 			buf.WriteString("---\n")
 		}
 		buf.Write(y)

@@ -225,16 +225,20 @@ type virtualService struct {
 	} `json:"spec"`
 }
 
+type routeDestination struct {
+	Host string `json:"host"`
+	Port struct {
+		Number int `json:"number"`
+	} `json:"port"`
+}
+
+type routeTarget struct {
+	Destination routeDestination `json:"destination"`
+}
+
 type httpRoute struct {
-	Route []struct {
-		Destination struct {
-			Host string `json:"host"`
-			Port struct {
-				Number int `json:"number"`
-			} `json:"port"`
-		} `json:"destination"`
-	} `json:"route"`
-	Timeout string `json:"timeout,omitempty"`
+	Route   []routeTarget `json:"route"`
+	Timeout string        `json:"timeout,omitempty"`
 	Retries *struct {
 		Attempts      int    `json:"attempts"`
 		PerTryTimeout string `json:"perTryTimeout"`
