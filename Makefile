@@ -5,10 +5,16 @@ GO       ?= go
 export GOTOOLCHAIN := local
 export GOFLAGS     := -buildvcs=false
 BIN      := bin/kubewright
+# kube-apiserver + etcd for the server-side dry-run, built from source.
+ASSETS   := $(CURDIR)/.cache/kube-assets
+# The shared CRD collection beside the repository (tests install them).
+CRDS     ?= $(abspath $(CURDIR)/../shared/crds)
+export KUBEBUILDER_ASSETS := $(ASSETS)
+export KUBEWRIGHT_CRDS    := $(CRDS)
 FUZZTIME ?= 15s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test vet demo bench fuzz golden clean
+.PHONY: all build test vet demo bench fuzz golden clean testenv
 
 all: build
 
@@ -18,8 +24,12 @@ build:
 vet:
 	$(GO) vet ./...
 
-## test: vet and run every test (goldens, krusty builds, fixtures).
-test: vet
+## testenv: build kube-apiserver and etcd into .cache/kube-assets (once; ~3 min).
+testenv:
+	./hack/kube-assets/build.sh $(ASSETS)
+
+## test: vet and run every test, the server-side dry-runs included.
+test: vet testenv
 	$(GO) test -count=1 ./...
 
 ## demo: containerize the bundled polyglot shop in a throwaway git repo.
@@ -27,7 +37,7 @@ demo: build
 	./hack/demo.sh $(BIN)
 
 ## bench: speed and memory figures (analyze + author on the fixtures).
-bench:
+bench: testenv
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
 ## fuzz: a short run of every fuzz target.
@@ -37,7 +47,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRepo$$' -fuzztime $(FUZZTIME) ./internal/config/
 
 ## golden: rewrite golden files after an intended change (read the diff!).
-golden:
+golden: testenv
 	$(GO) test ./... -update
 
 clean:

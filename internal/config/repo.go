@@ -22,7 +22,20 @@ const RepoConfigPath = ".github/kubewright.yaml"
 type Repo struct {
 	Containerize Containerize `json:"containerize"`
 	// AllowWorkflows lets authors write under .github/workflows/.
-	AllowWorkflows bool `json:"allowWorkflows,omitempty"`
+	AllowWorkflows bool     `json:"allowWorkflows,omitempty"`
+	Validate       Validate `json:"validate"`
+}
+
+// Validate configures `kubewright validate`.
+type Validate struct {
+	// Rules overrides a rule's severity by ID: "error", "warning", "info"
+	// or "off" (e.g. KW-POL-010: off).
+	Rules map[string]string `json:"rules,omitempty"`
+	// AllowedSources are Flux sources referenced but defined outside the
+	// repository, as "namespace/name" (default: flux-system/flux-system).
+	AllowedSources []string `json:"allowedSources,omitempty"`
+	// CRDs are extra directories (repository-relative) holding CRDs.
+	CRDs []string `json:"crds,omitempty"`
 }
 
 // Containerize holds defaults for `kubewright containerize`.
@@ -52,7 +65,7 @@ func ParseRepo(name string, data []byte) (*Repo, error) {
 		}
 		hint := "fix the YAML"
 		if strings.Contains(msg, "unknown field") {
-			hint = "remove or correct the key; known keys are containerize.{services,env,registry,namespacePrefix,ingressHost,ingressClass,only,repoURL,branch} and allowWorkflows"
+			hint = "remove or correct the key; known keys are containerize.{services,env,registry,namespacePrefix,ingressHost,ingressClass,only,repoURL,branch}, validate.{rules,allowedSources,crds} and allowWorkflows"
 		}
 		return nil, fmt.Errorf("%s: %s (%s)", loc, cleanYAMLError(msg), hint)
 	}
@@ -61,6 +74,13 @@ func ParseRepo(name string, data []byte) (*Repo, error) {
 		case "dockerfile", "k8s", "gitops":
 		default:
 			return nil, fmt.Errorf("%s: containerize.only has %q (use dockerfile, k8s or gitops)", name, o)
+		}
+	}
+	for id, sev := range c.Validate.Rules {
+		switch sev {
+		case "error", "warning", "info", "off":
+		default:
+			return nil, fmt.Errorf("%s: validate.rules.%s is %q (use error, warning, info or off)", name, id, sev)
 		}
 	}
 	return &c, nil

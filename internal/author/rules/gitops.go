@@ -47,6 +47,8 @@ type release struct {
 	name, chart, version string
 	values               map[string]any
 	dependsOn            string
+	// dependsOnNS is the namespace of dependsOn when it is not the release's own.
+	dependsOnNS string
 }
 
 // operators lists every operator kubewright knows, keyed by what needs it.
@@ -166,7 +168,7 @@ func (sys *system) gitopsFiles() ([]author.File, error) {
 		}
 		if k == "istio" {
 			objs = append(objs, sys.namespaceObject(istioIngressNS, flavorRaw), helmRelease(operator{name: "istio", namespace: istioIngressNS, repo: op.repo},
-				release{name: "istio-ingress", chart: "gateway", version: "1.30.x", dependsOn: "istiod"}))
+				release{name: "istio-ingress", chart: "gateway", version: "1.30.x", dependsOn: "istiod", dependsOnNS: op.namespace}))
 		}
 		file := op.name + ".yaml"
 		if err := add("gitops/infrastructure/controllers/"+file, "", objs...); err != nil {
@@ -299,7 +301,7 @@ func helmRelease(op operator, r release) *helmv2.HelmRelease {
 		},
 	}
 	if r.dependsOn != "" {
-		hr.Spec.DependsOn = []helmv2.DependencyReference{{Name: r.dependsOn}}
+		hr.Spec.DependsOn = []helmv2.DependencyReference{{Name: r.dependsOn, Namespace: r.dependsOnNS}}
 	}
 	if r.values != nil {
 		raw, _ := json.Marshal(r.values)

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+
+	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/validate"
+)
+
+func newValidateCmd() *cobra.Command {
+	var (
+		ephemeral   bool
+		kubeconfig  string
+		kubeContext string
+		crds        []string
+		format      string
+		failOn      string
+		assets      string
+		noDryRun    bool
+	)
+	c := &cobra.Command{
+		Use:   "validate [PATH]",
+		Short: "Validate k8s/, gitops/ and Dockerfiles: kustomize, Flux wiring, schemas, dry-run, policy",
+		Long: `Validate a repository the way the cluster and Flux will see it:
+discover every kustomization root (and the directories Flux Kustomizations
+point at), build them with kustomize, check the Flux wiring, decode every
+object against its schema (built-in kinds and CRDs given with --crds), lint
+Dockerfiles, apply policy, and send everything to a kube-apiserver as a
+server-side apply with dryRun=All: CRDs first, then Namespaces, then the rest.
+
+--ephemeral (the default when no --kubeconfig is given and the binaries are
+found in --assets or KUBEBUILDER_ASSETS) starts a throwaway kube-apiserver and
+etcd on 127.0.0.1; no real cluster is touched. With --kubeconfig only dry-run
+requests reach that cluster.
+
+Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: func(c *cobra.Command, args []string) error {
+			root, err := pathArg(args)
+			if err != nil {
+				return err
+			}
+			if format != "text" && format != "json" && format != "sarif" {
+				return usageErr("--format %q: use text, json or sarif", format)
+			}
+			min, err := finding.ParseSeverity(failOn)
+			if err != nil || min == finding.Info {
+				return usageErr("--fail-on %q: use error or warning", failOn)
+			}
+			if ephemeral && kubeconfig != "" {
+				return usageErr("--ephemeral and --kubeconfig exclude each other")
+			}
+			opts := validate.Options{CRDDirs: crds}
+			var eph *validate.Ephemeral
+			switch {
+			case noDryRun:
+			case kubeconfig != "":
+				cfg, err := loadKubeconfig(kubeconfig, kubeContext)
+				if err != nil {
+					return usageErr("%v", err)
+				}
+				opts.DryRun = validate.DryRunCheck{Config: func(context.Context) (*rest.Config, error) { return cfg, nil }}
+			default:
+				dir, err := validate.FindAssets(assets)
+				if err != nil && (ephemeral || !errors.Is(err, validate.ErrNoAssets)) {
+					return usageErr("--ephemeral: %v", err)
+				}
+				if err == nil {
+					eph = validate.NewEphemeral(dir)
+					opts.DryRun = validate.DryRunCheck{Config: eph.Config, Install: true}
+				}
+			}
+			if eph != nil {
+				defer eph.Stop()
+			}
+			rep, err := validate.Validate(c.Context(), root, opts)
+			if err != nil {
+				return err
+			}
+			out := c.OutOrStdout()
+			switch format {
+			case "json":
+				err = finding.WriteJSON(out, rep.Findings)
+			case "sarif":
+				err = finding.WriteSARIF(out, version, rep.Findings)
+			default:
+				err = finding.WriteText(out, rep.Findings)
+				printStages(c, rep)
+			}
+			if err != nil {
+				return err
+			}
+			if n := finding.AtLeast(rep.Findings, min); n > 0 {
+				return &exitError{code: exitFail, err: fmt.Errorf("%d findings at or above %s", n, min)}
+			}
+			return nil
+		},
+	}
+	f := c.Flags()
+	f.BoolVar(&ephemeral, "ephemeral", false, "dry-run against a throwaway kube-apiserver on 127.0.0.1 (default when the binaries are available)")
+	f.StringVar(&kubeconfig, "kubeconfig", "", "dry-run against this cluster (only dry-run requests are sent)")
+	f.StringVar(&kubeContext, "context", "", "kubeconfig context")
+	f.StringArrayVar(&crds, "crds", nil, "file or directory of CRDs to check custom resources against (repeatable)")
+	f.StringVar(&format, "format", "text", "output format: text, json or sarif")
+	f.StringVar(&failOn, "fail-on", "error", "exit 1 when findings at or above this severity: error or warning")
+	f.StringVar(&assets, "assets", "", "directory with kube-apiserver and etcd (default $KUBEBUILDER_ASSETS)")
+	f.BoolVar(&noDryRun, "no-dry-run", false, "skip the server-side dry-run stage")
+	return c
+}
+
+func printStages(c *cobra.Command, rep *validate.Report) {
+	w := c.ErrOrStderr()
+	fmt.Fprintf(w, "\n%d kustomization roots, %d objects\n", rep.Roots, rep.Objects)
+	for _, s := range rep.Stages {
+		if s.Skipped != "" {
+			fmt.Fprintf(w, "  %-10s skipped: %s\n", s.Name, s.Skipped)
+			continue
+		}
+		status := "pass"
+		if s.Errors > 0 {
+			status = "FAIL"
+		}
+		fmt.Fprintf(w, "  %-10s %s  %d errors, %d warnings  (%s)\n", s.Name, status, s.Errors, s.Warnings, s.Duration.Round(1e6))
+	}
+}
+
+func loadKubeconfig(path, kubeContext string) (*rest.Config, error) {
+	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: path}
+	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	cfg.QPS, cfg.Burst = 200, 400
+	return cfg, nil
+}

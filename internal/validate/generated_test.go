@@ -1,0 +1,78 @@
+package validate_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/kubewright/kubewright/internal/app"
+	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/validate"
+)
+
+// TestContainerizeOutputValidates: what `kubewright containerize` writes
+// for every fixture repository passes every stage, the ephemeral
+// server-side dry-run included, with no error and no warning on any file
+// it wrote.
+func TestContainerizeOutputValidates(t *testing.T) {
+	assets, err := validate.FindAssets("")
+	if err != nil {
+		t.Fatalf("%v: run `make test`, which builds the binaries", err)
+	}
+	eph := validate.NewEphemeral(assets)
+	defer eph.Stop()
+	crds := os.Getenv("KUBEWRIGHT_CRDS")
+	if crds == "" {
+		crds = filepath.Join("..", "..", "..", "shared", "crds")
+	}
+	if _, err := os.Stat(crds); err != nil {
+		t.Fatalf("CRDs: %v (set KUBEWRIGHT_CRDS)", err)
+	}
+	opts := validate.Options{
+		CRDDirs: []string{crds},
+		DryRun:  validate.DryRunCheck{Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true},
+	}
+	fixtures, err := os.ReadDir(filepath.Join("..", "..", "testdata", "repos"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fx := range fixtures {
+		t.Run(fx.Name(), func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), fx.Name())
+			if out, err := exec.Command("cp", "-R", filepath.Join("..", "..", "testdata", "repos", fx.Name()), dir).CombinedOutput(); err != nil {
+				t.Fatalf("%v: %s", err, out)
+			}
+			plan, err := app.Containerize(context.Background(), dir, app.ContainerizeOptions{Author: author.Options{Registry: "ghcr.io/acme"}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			written := map[string]bool{"": true}
+			for _, f := range plan.Files {
+				written[f.Path] = true
+			}
+			rep, err := validate.Validate(context.Background(), dir, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range rep.Findings {
+				switch {
+				case !written[f.File]:
+					// The repository's own files are the owner's business.
+					t.Logf("not written by kubewright: %s", f)
+				case f.Severity.Rank() >= finding.Warning.Rank():
+					t.Errorf("%s", f)
+				}
+			}
+			for _, s := range rep.Stages {
+				if s.Skipped != "" {
+					t.Errorf("stage %s skipped: %s", s.Name, s.Skipped)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,208 @@
+package validate
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	yaml "go.yaml.in/yaml/v3"
+)
+
+// readRepoFile reads rel under dir, refusing paths that leave it.
+func readRepoFile(dir, rel string) ([]byte, error) {
+	clean := path.Clean(rel)
+	if clean == ".." || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
+		return nil, fmt.Errorf("%s: outside the repository", rel)
+	}
+	return os.ReadFile(filepath.Join(dir, filepath.FromSlash(clean)))
+}
+
+// Doc is one YAML document of a repository file.
+type Doc struct {
+	File string
+	// Line is the 1-based line where the document's content starts.
+	Line int
+	// Node is the document's root mapping (nil for an empty document).
+	Node                              *yaml.Node
+	APIVersion, Kind, Namespace, Name string
+}
+
+// SourceIndex holds every YAML document of the repository's manifest files
+// so findings about rendered objects can point back at file and line.
+type SourceIndex struct {
+	docs []Doc
+	// ParseErrors are files that are not valid YAML, with the line.
+	ParseErrors []SourceError
+}
+
+// SourceError is a YAML file that does not parse.
+type SourceError struct {
+	File    string
+	Line    int
+	Message string
+}
+
+var yamlErrLine = regexp.MustCompile(`line (\d+)`)
+
+// IndexSources parses the YAML files among files (relative paths under dir).
+func IndexSources(dir string, files []string) *SourceIndex {
+	idx := &SourceIndex{}
+	for _, f := range files {
+		if !strings.HasSuffix(f, ".yaml") && !strings.HasSuffix(f, ".yml") {
+			continue
+		}
+		b, err := readRepoFile(dir, f)
+		if err != nil {
+			continue
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(b))
+		for {
+			var n yaml.Node
+			err := dec.Decode(&n)
+			if errors.Is(err, io.EOF) {
+				break
+			}
+			if err != nil {
+				line := 0
+				if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
+					line, _ = strconv.Atoi(m[1])
+				}
+				idx.ParseErrors = append(idx.ParseErrors, SourceError{File: f, Line: line, Message: err.Error()})
+				break
+			}
+			if len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
+				continue
+			}
+			root := n.Content[0]
+			d := Doc{File: f, Line: root.Line, Node: root}
+			d.APIVersion = scalar(root, "apiVersion")
+			d.Kind = scalar(root, "kind")
+			if md := child(root, "metadata"); md != nil {
+				d.Name = scalar(md, "name")
+				d.Namespace = scalar(md, "namespace")
+			}
+			idx.docs = append(idx.docs, d)
+		}
+	}
+	return idx
+}
+
+// Docs returns every indexed document.
+func (s *SourceIndex) Docs() []Doc { return s.docs }
+
+// Find returns the document defining kind/name, preferring one in the
+// given namespace and one under dir (a root directory); ok is false when
+// none matches.
+func (s *SourceIndex) Find(dir, kind, namespace, name string) (Doc, bool) {
+	best, score := Doc{}, -1
+	for _, d := range s.docs {
+		if d.Kind != kind || d.Name != name {
+			continue
+		}
+		sc := 0
+		if d.Namespace == namespace {
+			sc += 2
+		}
+		if dir == "." || dir == "" || strings.HasPrefix(d.File, dir+"/") {
+			sc++
+		}
+		if sc > score {
+			best, score = d, sc
+		}
+	}
+	return best, score >= 0
+}
+
+// FieldLine returns the line of a field path ("spec.template.spec.containers[0].image")
+// inside a document, or the document's line when the path is not present.
+func (d Doc) FieldLine(fieldPath string) int {
+	n := d.Node
+	line := d.Line
+	for _, part := range splitPath(fieldPath) {
+		if n == nil {
+			break
+		}
+		if key, val, ok := strings.Cut(part, "="); ok && n.Kind == yaml.SequenceNode {
+			// A list element selected by key, as structured-merge paths
+			// spell them: containers[name="web"].
+			val = strings.Trim(val, `"`)
+			var next *yaml.Node
+			for _, el := range n.Content {
+				if scalar(el, key) == val {
+					next = el
+					break
+				}
+			}
+			if next == nil {
+				break
+			}
+			n, line = next, next.Line
+			continue
+		}
+		if idx, err := strconv.Atoi(part); err == nil {
+			if n.Kind != yaml.SequenceNode || idx >= len(n.Content) {
+				break
+			}
+			n = n.Content[idx]
+			line = n.Line
+			continue
+		}
+		if n.Kind != yaml.MappingNode {
+			break
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == part {
+				line = n.Content[i].Line
+				next = n.Content[i+1]
+				break
+			}
+		}
+		if next == nil {
+			break
+		}
+		n = next
+	}
+	return line
+}
+
+// splitPath splits "a.b[0].c" and "a.b.0.c" into segments.
+func splitPath(p string) []string {
+	p = strings.NewReplacer("[", ".", "]", "").Replace(p)
+	var out []string
+	for _, s := range strings.Split(p, ".") {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func child(m *yaml.Node, key string) *yaml.Node {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+func scalar(m *yaml.Node, key string) string {
+	if c := child(m, key); c != nil && c.Kind == yaml.ScalarNode {
+		return c.Value
+	}
+	return ""
+}
+
+// yamlNodeBytes re-encodes a document for decoding into Go values.
+func yamlNodeBytes(d Doc) ([]byte, error) { return yaml.Marshal(d.Node) }
