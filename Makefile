@@ -37,7 +37,8 @@ demo: build
 	./hack/demo.sh $(BIN)
 
 ## bench: speed and memory figures (analyze + author on the fixtures).
-bench: testenv
+bench:
+	WITH_KUBECTL=1 ./hack/kube-assets/build.sh $(ASSETS)
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
 ## fuzz: a short run of every fuzz target.

@@ -73,7 +73,7 @@ Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error
 				}
 				if err == nil {
 					eph = validate.NewEphemeral(dir)
-					opts.DryRun = validate.DryRunCheck{Config: eph.Config, Install: true}
+					opts.DryRun = validate.DryRunCheck{Config: eph.Config, Install: true, Memo: eph.Memo()}
 				}
 			}
 			if eph != nil {

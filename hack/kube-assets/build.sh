@@ -45,6 +45,25 @@ fi
 # after the first download), so buildDate is fixed and the build reproducible.
 modtime() { (cd "$here/$1" && "$GO" list -m -f '{{if .Time}}{{.Time.UTC.Format "2006-01-02T15:04:05Z"}}{{end}}' "$2"); }
 
+# Version stamps for kube-apiserver and kubectl, as kubernetes sets them.
+kube_minor="${kube_ver#v1.}"; kube_minor="${kube_minor%%.*}"
+kube_date="$(modtime apiserver k8s.io/kubernetes)"
+ldflags="-s -w"
+for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+  ldflags+=" -X $pkg.gitVersion=$kube_ver -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kube_minor"
+  ldflags+=" -X $pkg.gitTreeState=clean"
+  [[ -n "$kube_date" ]] && ldflags+=" -X $pkg.buildDate=$kube_date"
+done
+
+# kubectl (optional, WITH_KUBECTL=1): only `make bench` uses it, to compare
+# kubewright's dry-run throughput with kubectl's on the same server.
+if [[ "${WITH_KUBECTL:-0}" == 1 ]] && ! "$out/kubectl" version --client 2>/dev/null | grep -q "$kube_ver"; then
+  t="$(now)"
+  (cd "$here/apiserver" && "$GO" build -trimpath -ldflags "$ldflags" -o "$out/kubectl.tmp" k8s.io/kubernetes/cmd/kubectl)
+  mv -f "$out/kubectl.tmp" "$out/kubectl"
+  echo "kube-assets: kubectl $kube_ver built in $(since "$t")"
+fi
+
 stamp="kube-apiserver $kube_ver etcd $etcd_ver"
 if [[ "${FORCE:-0}" != 1 && -x "$out/kube-apiserver" && -x "$out/etcd" \
       && -f "$out/VERSIONS" && "$(cat "$out/VERSIONS")" == "$stamp" ]]; then
@@ -58,14 +77,6 @@ echo "kube-assets: building $stamp into $out with $("$GO" env GOVERSION)"
 # kube-apiserver: same tags and version variables as kubernetes'
 # hack/lib/golang.sh uses for its static, non-debug release builds.
 t="$(now)"
-kube_minor="${kube_ver#v1.}"; kube_minor="${kube_minor%%.*}"
-kube_date="$(modtime apiserver k8s.io/kubernetes)"
-ldflags="-s -w"
-for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
-  ldflags+=" -X $pkg.gitVersion=$kube_ver -X $pkg.gitMajor=1 -X $pkg.gitMinor=$kube_minor"
-  ldflags+=" -X $pkg.gitTreeState=clean"
-  [[ -n "$kube_date" ]] && ldflags+=" -X $pkg.buildDate=$kube_date"
-done
 (cd "$here/apiserver" && "$GO" build -trimpath -tags selinux,notest,grpcnotrace \
   -ldflags "$ldflags" -o "$out/kube-apiserver.tmp" k8s.io/kubernetes/cmd/kube-apiserver)
 mv -f "$out/kube-apiserver.tmp" "$out/kube-apiserver"

@@ -49,7 +49,12 @@ type Ephemeral struct {
 	cfg    *rest.Config
 	// Started is how long the last start took (for benchmarks and logs).
 	Started time.Duration
+	memo    InstallMemo
 }
+
+// Memo is the record of CRDs this server already has; pass it to
+// DryRunCheck so validations that reuse the server skip reinstalling them.
+func (e *Ephemeral) Memo() *InstallMemo { return &e.memo }
 
 // NewEphemeral returns an unstarted ephemeral control plane using the
 // binaries in assets.
@@ -72,6 +77,13 @@ func (e *Ephemeral) Config(ctx context.Context) (*rest.Config, error) {
 		ControlPlaneStartTimeout: 90 * time.Second,
 		ControlPlaneStopTimeout:  30 * time.Second,
 	}
+	// This server has one client, us: flow control and in-flight limits
+	// only cost CPU here.
+	api := env.ControlPlane.GetAPIServer().Configure()
+	api.Set("enable-priority-and-fairness", "false")
+	api.Set("max-requests-inflight", "0")
+	api.Set("max-mutating-requests-inflight", "0")
+	api.Set("profiling", "false")
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("start ephemeral kube-apiserver from %s: %w", e.assets, err)
@@ -91,5 +103,6 @@ func (e *Ephemeral) Stop() error {
 	}
 	err := e.env.Stop()
 	e.env, e.cfg = nil, nil
+	e.memo = InstallMemo{}
 	return err
 }

@@ -2,6 +2,7 @@ package validate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -16,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
@@ -43,8 +45,45 @@ type DryRunCheck struct {
 	Config func(ctx context.Context) (*rest.Config, error)
 	// Install installs CRDs and creates Namespaces for real.
 	Install bool
-	// Workers bounds parallel requests (default 32).
+	// Workers bounds parallel requests (default 64).
 	Workers int
+	// Memo, when set, remembers the CRDs a reused server already has so
+	// they are not installed again (Ephemeral.Memo).
+	Memo *InstallMemo
+}
+
+// InstallMemo remembers which CRD specs a server already has.
+type InstallMemo struct {
+	mu   sync.Mutex
+	done map[string]string
+}
+
+// seen reports whether name was installed with this spec, and records it.
+func (m *InstallMemo) seen(name, spec string) bool {
+	if m == nil {
+		return false
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done == nil {
+		m.done = map[string]string{}
+	}
+	if m.done[name] == spec {
+		return true
+	}
+	return false
+}
+
+func (m *InstallMemo) record(name, spec string) {
+	if m == nil {
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.done == nil {
+		m.done = map[string]string{}
+	}
+	m.done[name] = spec
 }
 
 // Rules:
@@ -182,11 +221,21 @@ func (r *dryRunner) installCRDs(ctx context.Context, objs []Object, extra []*api
 		crd := it.crd.DeepCopy()
 		crd.APIVersion, crd.Kind = "apiextensions.k8s.io/v1", "CustomResourceDefinition"
 		crd.ResourceVersion = ""
-		u, err := toUnstructured(crd)
+		crd.Status = apiextensionsv1.CustomResourceDefinitionStatus{}
+		spec, err := json.Marshal(crd.Spec)
 		if err != nil {
 			r.report(it.o, "KW-DRYRUN-002", finding.Error, err.Error(), "", "")
 			return
 		}
+		if r.c.Memo.seen(crd.Name, string(spec)) {
+			return
+		}
+		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(crd)
+		if err != nil {
+			r.report(it.o, "KW-DRYRUN-002", finding.Error, err.Error(), "", "")
+			return
+		}
+		u := &unstructured.Unstructured{Object: m}
 		_, err = r.dyn.Resource(apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions")).
 			Apply(ctx, crd.Name, u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
 		if err != nil {
@@ -207,7 +256,9 @@ func (r *dryRunner) installCRDs(ctx context.Context, objs []Object, extra []*api
 		})
 		if err != nil {
 			r.report(it.o, "KW-DRYRUN-002", finding.Error, "CRD "+crd.Name+" did not become Established", "check its versions and schema", "")
+			return
 		}
+		r.c.Memo.record(crd.Name, string(spec))
 	})
 }
 
@@ -330,7 +381,7 @@ var (
 func (r *dryRunner) parallel(n int, fn func(i int)) {
 	workers := r.c.Workers
 	if workers <= 0 {
-		workers = 32
+		workers = 64
 	}
 	var wg sync.WaitGroup
 	next := make(chan int)
@@ -348,12 +399,4 @@ func (r *dryRunner) parallel(n int, fn func(i int)) {
 	}
 	close(next)
 	wg.Wait()
-}
-
-func toUnstructured(obj any) (*unstructured.Unstructured, error) {
-	m, err := runtimeToMap(obj)
-	if err != nil {
-		return nil, err
-	}
-	return &unstructured.Unstructured{Object: m}, nil
 }

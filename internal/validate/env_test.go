@@ -46,7 +46,7 @@ func testEphemeral(t testing.TB) *Ephemeral {
 
 func testDryRun(t testing.TB) DryRunCheck {
 	e := testEphemeral(t)
-	return DryRunCheck{Config: func(ctx context.Context) (*rest.Config, error) { return e.Config(ctx) }, Install: true}
+	return DryRunCheck{Config: func(ctx context.Context) (*rest.Config, error) { return e.Config(ctx) }, Install: true, Memo: e.Memo()}
 }
 
 // testCRDDir is the shared CRD collection (KUBEWRIGHT_CRDS, default

@@ -35,7 +35,7 @@ func TestContainerizeOutputValidates(t *testing.T) {
 	}
 	opts := validate.Options{
 		CRDDirs: []string{crds},
-		DryRun:  validate.DryRunCheck{Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true},
+		DryRun:  validate.DryRunCheck{Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()},
 	}
 	fixtures, err := os.ReadDir(filepath.Join("..", "..", "testdata", "repos"))
 	if err != nil {

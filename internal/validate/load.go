@@ -318,15 +318,6 @@ func fromUnstructured(u *unstructured.Unstructured, into any) error {
 	return nil
 }
 
-func runtimeToMap(obj any) (map[string]any, error) {
-	b, err := yaml.Marshal(obj)
-	if err != nil {
-		return nil, err
-	}
-	var m map[string]any
-	return m, yaml.Unmarshal(b, &m)
-}
-
 // newUnstructured normalizes a decoded object to the JSON value types the
 // apimachinery code expects (int64/float64, no int), via a JSON round trip.
 func newUnstructured(m map[string]any) (*unstructured.Unstructured, error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
 )
@@ -14,6 +16,9 @@ type Options struct {
 	// CRDDirs are files or directories of CustomResourceDefinitions the
 	// custom resources are checked against (in addition to CRDs in the tree).
 	CRDDirs []string
+	// CRDs are already loaded CRDs (LoadCRDs), for callers that validate
+	// many times: parsing the CRD collection costs more than validating.
+	CRDs []*apiextensionsv1.CustomResourceDefinition
 	// Checks replaces the offline checks (default DefaultChecks()).
 	Checks []Check
 	// DryRun is the server-side dry-run stage; nil skips it (reported as
@@ -62,6 +67,7 @@ func Validate(ctx context.Context, dir string, opts Options) (*Report, error) {
 	for _, d := range in.Config.CRDs {
 		crdDirs = append(crdDirs, in.Dir+"/"+d)
 	}
+	in.CRDs = append(in.CRDs, opts.CRDs...)
 	if len(crdDirs) > 0 {
 		crds, err := LoadCRDs(crdDirs...)
 		if err != nil {
