@@ -3,7 +3,6 @@ package validate
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -406,8 +405,8 @@ func TestDockerfileGeneratedFixturesClean(t *testing.T) {
 		}
 		t.Run(e.Name(), func(t *testing.T) {
 			files := map[string]string{}
-			dockerTestReadTree(t, filepath.Join(repos, e.Name()), files)
-			dockerTestReadTree(t, filepath.Join(generated, e.Name()), files)
+			readTree(t, filepath.Join(repos, e.Name()), "", files, nil)
+			readTree(t, filepath.Join(generated, e.Name()), "", files, nil)
 			delete(files, "PLAN.json")
 			n := 0
 			for f := range files {
@@ -464,30 +463,11 @@ func TestDockerfileInvalidFixtures(t *testing.T) {
 	for name, want := range tests {
 		t.Run(name, func(t *testing.T) {
 			files := map[string]string{}
-			dockerTestReadTree(t, filepath.Join("../../testdata/invalid", name), files)
+			readTree(t, filepath.Join("../../testdata/invalid", name), "", files, nil)
 			got, fs := dockerTestGot(t, files)
 			if strings.Join(got, "\n") != want {
 				t.Errorf("findings %q, want %q: %v", got, want, fs)
 			}
 		})
-	}
-}
-
-func dockerTestReadTree(t *testing.T, root string, into map[string]string) {
-	t.Helper()
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(root, p)
-		into[filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
 	}
 }

@@ -3,8 +3,6 @@ package validate
 import (
 	"context"
 	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -375,21 +373,7 @@ func fluxSummary(t *testing.T, fs []finding.Finding) []string {
 func TestFluxCheckAuthorOutputIsClean(t *testing.T) {
 	src := filepath.Join("..", "author", "rules", "testdata", "containerize", "polyglot-shop", "gitops")
 	files := map[string]string{}
-	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, p)
-		files["gitops/"+filepath.ToSlash(rel)] = string(b)
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	readTree(t, src, "gitops/", files, nil)
 	in := newInput(t, files)
 	for _, f := range (FluxCheck{}).Check(context.Background(), in) {
 		t.Errorf("unexpected finding: %s (%s)", f, f.Hint)

@@ -2,8 +2,10 @@ package validate
 
 import (
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 
 	"sigs.k8s.io/yaml"
@@ -48,4 +50,31 @@ func newInput(t testing.TB, files map[string]string) *Input {
 		in.Objects = append(in.Objects, Object{U: u, File: d.File, Line: d.Line})
 	}
 	return in
+}
+
+// readTree adds the files under root to into, keyed by prefix + their
+// slash path relative to root; keep (nil keeps all) filters by that key.
+func readTree(t testing.TB, root, prefix string, into map[string]string, keep func(rel string) bool) {
+	t.Helper()
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		key := prefix + filepath.ToSlash(rel)
+		if keep != nil && !keep(key) {
+			return nil
+		}
+		b, err := os.ReadFile(p)
+		into[key] = string(b)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// manifestsOnly keeps YAML manifests, not kustomization files.
+func manifestsOnly(rel string) bool {
+	return (strings.HasSuffix(rel, ".yaml") || strings.HasSuffix(rel, ".yml")) && path.Base(rel) != "kustomization.yaml"
 }

@@ -408,21 +408,7 @@ func TestPolicyAuthorOutputIsClean(t *testing.T) {
 			}
 			t.Run(filepath.Base(c)+"/"+tree, func(t *testing.T) {
 				files := map[string]string{}
-				err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
-					if err != nil || d.IsDir() || d.Name() == "kustomization.yaml" || !strings.HasSuffix(p, ".yaml") {
-						return err
-					}
-					b, err := os.ReadFile(p)
-					if err != nil {
-						return err
-					}
-					rel, _ := filepath.Rel(c, p)
-					files[filepath.ToSlash(rel)] = string(b)
-					return nil
-				})
-				if err != nil {
-					t.Fatal(err)
-				}
+				readTree(t, root, tree+"/", files, manifestsOnly)
 				var bad []finding.Finding
 				for _, f := range (PolicyCheck{}).Check(context.Background(), newInput(t, files)) {
 					if f.Severity.Rank() < finding.Warning.Rank() {

@@ -3,8 +3,8 @@ package validate
 import (
 	"context"
 	"fmt"
-	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -310,22 +310,7 @@ func TestSchemaCleanPolyglotShop(t *testing.T) {
 	root := filepath.Join("..", "author", "rules", "testdata", "containerize", "polyglot-shop")
 	files := map[string]string{}
 	for _, top := range []string{"k8s", "gitops"} {
-		err := filepath.WalkDir(filepath.Join(root, top), func(p string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || d.Name() == "kustomization.yaml" ||
-				(filepath.Ext(p) != ".yaml" && filepath.Ext(p) != ".yml") {
-				return err
-			}
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(root, p)
-			files[filepath.ToSlash(rel)] = string(b)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+		readTree(t, filepath.Join(root, top), top+"/", files, manifestsOnly)
 	}
 	in := newInput(t, files)
 	in.CRDs = schemaTestCRDs(t)
@@ -346,18 +331,7 @@ func TestSchemaInvalidFixtures(t *testing.T) {
 		t.Run(dir, func(t *testing.T) {
 			root := filepath.Join("..", "..", "testdata", "invalid", dir)
 			files := map[string]string{}
-			err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-				if err != nil || d.IsDir() || d.Name() == "kustomization.yaml" {
-					return err
-				}
-				b, err := os.ReadFile(p)
-				rel, _ := filepath.Rel(root, p)
-				files[filepath.ToSlash(rel)] = string(b)
-				return err
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			readTree(t, root, "", files, func(rel string) bool { return path.Base(rel) != "kustomization.yaml" })
 			in := newInput(t, files)
 			in.CRDs = schemaTestCRDs(t)
 			var got []string
