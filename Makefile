@@ -14,7 +14,7 @@ export KUBEWRIGHT_CRDS    := $(CRDS)
 FUZZTIME ?= 15s
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 
-.PHONY: all build test vet demo bench fuzz golden clean testenv
+.PHONY: all build test vet demo bench fuzz golden clean testenv test-assets
 
 all: build
 
@@ -28,8 +28,16 @@ vet:
 testenv:
 	./hack/kube-assets/build.sh $(ASSETS)
 
+## test-assets: pinned npm packages the tests read (GitHub's OpenAPI
+## description, real webhook payloads), from hack/npm/package-lock.json.
+test-assets: hack/npm/node_modules/.package-lock.json
+
+hack/npm/node_modules/.package-lock.json: hack/npm/package.json hack/npm/package-lock.json
+	cd hack/npm && npm ci --no-audit --no-fund --ignore-scripts
+	@touch $@
+
 ## test: vet and run every test, the server-side dry-runs included.
-test: vet testenv
+test: vet testenv test-assets
 	$(GO) test -count=1 ./...
 
 ## demo: containerize the bundled polyglot shop in a throwaway git repo.
