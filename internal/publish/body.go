@@ -1,0 +1,181 @@
+// Package publish is the only code that talks to GitHub's write API: pull
+// requests, check runs, comments and reactions. This file renders what
+// those carry.
+package publish
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/kubewright/kubewright/internal/analyze"
+	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/validate"
+	"github.com/kubewright/kubewright/internal/workspace"
+)
+
+// Outcome is what one containerize job produced, for the PR body.
+type Outcome struct {
+	Issue       int
+	Closes      bool
+	Branch      string
+	Services    []analyze.Service
+	Errors      []analyze.ServiceError
+	Files       []workspace.FileResult
+	Assumptions []string
+	Report      *validate.Report
+}
+
+// maxFindings caps the findings listed in a body (GitHub bodies are
+// limited to 65,536 characters).
+const maxFindings = 50
+
+// PRBody renders the pull request description.
+func PRBody(o Outcome) string {
+	var b strings.Builder
+	if o.Report != nil && finding.AtLeast(o.Report.Findings, finding.Error) > 0 {
+		b.WriteString("> [!WARNING]\n> Validation found errors: this pull request is a draft until they are fixed. They are listed below.\n\n")
+	}
+	b.WriteString("kubewright analyzed this repository and wrote what was missing to build and deploy it. ")
+	if o.Issue > 0 {
+		if o.Closes {
+			fmt.Fprintf(&b, "Closes #%d.", o.Issue)
+		} else {
+			fmt.Fprintf(&b, "Requested in #%d.", o.Issue)
+		}
+	}
+	b.WriteString("\n\n## Services detected\n\n")
+	b.WriteString("| Service | Path | Language | Build | Port | Health | Backing services |\n|---|---|---|---|---|---|---|\n")
+	for _, s := range o.Services {
+		port := "—"
+		if s.Port > 0 {
+			port = fmt.Sprint(s.Port)
+		}
+		var backing []string
+		for _, k := range s.Backing {
+			backing = append(backing, k.Kind)
+		}
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s %s | %s | %s | %s | %s |\n", s.Name, s.Path, s.Language, s.LanguageVersion, s.BuildTool, port, dashIfEmpty(s.HealthPath), dashIfEmpty(strings.Join(backing, ", ")))
+	}
+	if len(o.Errors) > 0 {
+		b.WriteString("\nNot analyzed:\n\n")
+		for _, e := range o.Errors {
+			fmt.Fprintf(&b, "- `%s`\n", e.Error())
+		}
+	}
+	if d := Mermaid(o.Services); d != "" {
+		b.WriteString("\n```mermaid\n" + d + "```\n")
+	}
+
+	b.WriteString("\n## Files\n\n")
+	var written, kept []string
+	for _, f := range o.Files {
+		switch f.Action {
+		case workspace.ActionCreate, workspace.ActionUpdate:
+			written = append(written, fmt.Sprintf("- `%s` (%s)", f.Path, f.Action))
+		case workspace.ActionKeep:
+			kept = append(kept, fmt.Sprintf("- `%s`", f.Path))
+		}
+	}
+	fmt.Fprintf(&b, "<details><summary>%d files written</summary>\n\n%s\n\n</details>\n", len(written), strings.Join(written, "\n"))
+	if len(kept) > 0 {
+		fmt.Fprintf(&b, "\nKept as they are (they exist and differ):\n\n%s\n", strings.Join(kept, "\n"))
+	}
+
+	if len(o.Assumptions) > 0 {
+		b.WriteString("\n## Assumptions\n\n")
+		for _, a := range o.Assumptions {
+			fmt.Fprintf(&b, "- %s\n", a)
+		}
+	}
+
+	if o.Report != nil {
+		b.WriteString("\n## Validation\n\n")
+		b.WriteString(ValidationTable(o.Report))
+		if fs := o.Report.Findings; len(fs) > 0 {
+			b.WriteString("\n")
+			for i, f := range fs {
+				if i == maxFindings {
+					fmt.Fprintf(&b, "- … and %d more (see the check run)\n", len(fs)-maxFindings)
+					break
+				}
+				fmt.Fprintf(&b, "- **%s** `%s` %s: %s\n", f.Severity, f.ID, location(f), f.Message)
+			}
+		}
+	}
+
+	b.WriteString("\n## Try it\n\n```sh\n")
+	if o.Branch != "" {
+		fmt.Fprintf(&b, "git fetch origin %s && git switch %s\n", o.Branch, o.Branch)
+	}
+	b.WriteString("kubewright validate .            # the same checks, locally\nkubectl apply -k k8s/ --dry-run=server\n")
+	b.WriteString("```\n\nWith Flux: `flux bootstrap` with `--path=gitops/clusters/<env>` reconciles `gitops/`.\n")
+	return b.String()
+}
+
+// ValidationTable renders stage x result with counts.
+func ValidationTable(r *validate.Report) string {
+	var b strings.Builder
+	b.WriteString("| Stage | Result | Errors | Warnings |\n|---|---|---|---|\n")
+	for _, s := range r.Stages {
+		result := "✅ pass"
+		switch {
+		case s.Skipped != "":
+			result = "⏭️ skipped"
+		case s.Errors > 0:
+			result = "❌ fail"
+		case s.Warnings > 0:
+			result = "⚠️ warnings"
+		}
+		fmt.Fprintf(&b, "| %s | %s | %d | %d |\n", s.Name, result, s.Errors, s.Warnings)
+	}
+	return b.String()
+}
+
+// Mermaid draws services, their backing stores and their calls.
+func Mermaid(svcs []analyze.Service) string {
+	if len(svcs) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString("flowchart LR\n")
+	stores := map[string]bool{}
+	for _, s := range svcs {
+		fmt.Fprintf(&b, "  %s[\"%s<br/>%s :%d\"]\n", nodeID(s.Name), s.Name, s.Language, s.Port)
+	}
+	for _, s := range svcs {
+		for _, c := range s.Calls {
+			fmt.Fprintf(&b, "  %s --> %s\n", nodeID(s.Name), nodeID(c))
+		}
+		for _, k := range s.Backing {
+			id := nodeID(s.Name + "-" + k.Kind)
+			if k.Kind == analyze.BackingRabbitMQ || k.Kind == analyze.BackingKafka {
+				id = nodeID(k.Kind) // one shared broker
+			}
+			if !stores[id] {
+				stores[id] = true
+				fmt.Fprintf(&b, "  %s[(%s)]\n", id, k.Kind)
+			}
+			fmt.Fprintf(&b, "  %s --> %s\n", nodeID(s.Name), id)
+		}
+	}
+	return b.String()
+}
+
+func nodeID(s string) string { return strings.NewReplacer("-", "_", ".", "_", "/", "_").Replace(s) }
+
+func location(f finding.Finding) string {
+	if f.File == "" {
+		return "(repository)"
+	}
+	if f.Line > 0 {
+		return fmt.Sprintf("`%s:%d`", f.File, f.Line)
+	}
+	return "`" + f.File + "`"
+}
+
+func dashIfEmpty(s string) string {
+	if s == "" {
+		return "—"
+	}
+	return s
+}

@@ -1,0 +1,82 @@
+package publish
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubewright/kubewright/internal/analyze"
+	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/validate"
+	"github.com/kubewright/kubewright/internal/workspace"
+)
+
+var update = flag.Bool("update", false, "rewrite golden files")
+
+func polyglotOutcome(t *testing.T, withErrors bool) Outcome {
+	t.Helper()
+	m, err := analyze.New().Analyze(context.Background(), filepath.Join("..", "..", "testdata", "repos", "polyglot-shop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := &validate.Report{Stages: []validate.StageResult{
+		{Name: "build"}, {Name: "flux"}, {Name: "schema"}, {Name: "dockerfile"}, {Name: "policy", Warnings: 1}, {Name: "dryrun"},
+	}, Findings: []finding.Finding{{ID: "KW-POL-030", Severity: finding.Warning, Stage: "policy", File: "k8s/x.yaml", Line: 3, Message: "namespace x has no NetworkPolicy"}}}
+	if withErrors {
+		rep.Stages[5].Errors = 1
+		rep.Findings = append(rep.Findings, finding.Finding{ID: "KW-DRYRUN-001", Severity: finding.Error, Stage: "dryrun", File: "k8s/y.yaml", Line: 9, Message: "rejected"})
+	}
+	return Outcome{
+		Issue: 42, Branch: "kubewright/containerize-42", Services: m.Services,
+		Files: []workspace.FileResult{
+			{Path: "order-service/Dockerfile", Action: workspace.ActionCreate},
+			{Path: "k8s/kustomization.yaml", Action: workspace.ActionCreate},
+			{Path: "k8s/existing.yaml", Action: workspace.ActionKeep},
+		},
+		Assumptions: []string{"images are pushed to ghcr.io/polyglot-shop/<service>"},
+		Report:      rep,
+	}
+}
+
+func TestPRBodyGolden(t *testing.T) {
+	got := PRBody(polyglotOutcome(t, false))
+	golden := filepath.Join("testdata", "pr-body.md")
+	if *update {
+		os.MkdirAll("testdata", 0o755)
+		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("PR body differs from %s (run with -update and read the diff):\n%s", golden, got)
+	}
+}
+
+func TestPRBodyShape(t *testing.T) {
+	body := PRBody(polyglotOutcome(t, true))
+	for _, want := range []string{
+		"[!WARNING]", "Requested in #42.", "| `order-service` | `order-service` | go 1.22 | go | 8082 |",
+		"```mermaid", "order_service --> user_service", "rabbitmq[(rabbitmq)]",
+		"| dryrun | ❌ fail | 1 | 0 |", "`KW-DRYRUN-001` `k8s/y.yaml:9`", "git switch kubewright/containerize-42",
+		"- `k8s/existing.yaml`",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("body lacks %q", want)
+		}
+	}
+	o := polyglotOutcome(t, false)
+	o.Closes = true
+	if !strings.Contains(PRBody(o), "Closes #42.") {
+		t.Error("Closes #N missing when configured")
+	}
+	if len(body) > 65536 {
+		t.Errorf("body is %d characters, over GitHub's limit", len(body))
+	}
+}
