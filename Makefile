@@ -54,6 +54,7 @@ fuzz:
 	@for t in FuzzParseDotEnv FuzzScanEnv FuzzDotnetJSONC FuzzParseMSBuild FuzzPyScanEnvExtra FuzzSpringConfig FuzzMavenPOM; do \
 	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./internal/analyze/ || exit 1; done
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRepo$$' -fuzztime $(FUZZTIME) ./internal/config/
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/command/
 
 ## golden: rewrite golden files after an intended change (read the diff!).
 golden: testenv
