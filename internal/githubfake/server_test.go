@@ -1,0 +1,755 @@
+package githubfake
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/go-git/go-git/v5"
+	gitconfig "github.com/go-git/go-git/v5/config"
+	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/object"
+	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/google/go-github/v88/github"
+)
+
+const (
+	testAppID = 4242
+	testInst  = 77
+	testOwner = "acme"
+	testRepo  = "shop"
+)
+
+var seedFiles = map[string]string{
+	"README.md":               "# shop\n",
+	".github/kubewright.yaml": "prefix: /ai\n",
+	"app/main.go":             "package main\n\nfunc main() {}\n",
+}
+
+// fixture is a fake with the App installed on acme and acme/shop seeded.
+type fixture struct {
+	*Server
+	key *rsa.PrivateKey
+}
+
+func newFixture(t *testing.T, opts ...Option) fixture {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(t, append([]Option{WithApp(App{ID: testAppID, Slug: "kubewright", PublicKey: &key.PublicKey})}, opts...)...)
+	s.AddInstallation(testInst, testOwner)
+	dir := t.TempDir()
+	for name, body := range seedFiles {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.AddRepo(testOwner, testRepo, dir)
+	return fixture{Server: s, key: key}
+}
+
+// signJWT signs an App JWT by hand: RS256 over header.claims.
+func signJWT(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
+	t.Helper()
+	enc := func(v any) string {
+		b, err := json.Marshal(v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return base64.RawURLEncoding.EncodeToString(b)
+	}
+	signing := enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(claims)
+	sum := sha256.Sum256([]byte(signing))
+	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
+}
+
+func appClaims(iss any, now time.Time) map[string]any {
+	return map[string]any{"iss": iss, "iat": now.Add(-30 * time.Second).Unix(), "exp": now.Add(9 * time.Minute).Unix()}
+}
+
+func ghClient(t *testing.T, s *Server, token string) *github.Client {
+	t.Helper()
+	opts := []github.ClientOptionsFunc{github.WithEnterpriseURLs(s.URL, s.URL)}
+	if token != "" {
+		opts = append(opts, github.WithAuthToken(token))
+	}
+	c, err := github.NewClient(opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func statusOf(err error) int {
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		return er.Response.StatusCode
+	}
+	return 0
+}
+
+func TestInstallationToken(t *testing.T) {
+	f := newFixture(t)
+	other, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	tests := []struct {
+		name   string
+		jwt    string
+		inst   int64
+		status int
+	}{
+		{"valid JWT, string iss", signJWT(t, f.key, appClaims("4242", now)), testInst, http.StatusCreated},
+		{"valid JWT, numeric iss", signJWT(t, f.key, appClaims(testAppID, now)), testInst, http.StatusCreated},
+		{"expired", signJWT(t, f.key, map[string]any{"iss": "4242", "iat": now.Add(-20 * time.Minute).Unix(), "exp": now.Add(-10 * time.Minute).Unix()}), testInst, http.StatusUnauthorized},
+		{"exp too far ahead", signJWT(t, f.key, map[string]any{"iss": "4242", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}), testInst, http.StatusUnauthorized},
+		{"wrong issuer", signJWT(t, f.key, appClaims("1", now)), testInst, http.StatusUnauthorized},
+		{"signed by another key", signJWT(t, other, appClaims("4242", now)), testInst, http.StatusUnauthorized},
+		{"not a JWT", "ghs_notajwt", testInst, http.StatusUnauthorized},
+		{"unknown installation", signJWT(t, f.key, appClaims("4242", now)), 999, http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			tok, _, err := ghClient(t, f.Server, tc.jwt).Apps.CreateInstallationToken(context.Background(), tc.inst, nil)
+			if tc.status != http.StatusCreated {
+				if got := statusOf(err); got != tc.status {
+					t.Fatalf("status = %d (err %v), want %d", got, err, tc.status)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasPrefix(tok.GetToken(), "ghs_") || tok.GetExpiresAt().Before(time.Now()) {
+				t.Fatalf("token = %q expires %v", tok.GetToken(), tok.GetExpiresAt())
+			}
+			repo, _, err := ghClient(t, f.Server, tok.GetToken()).Repositories.Get(context.Background(), testOwner, testRepo)
+			if err != nil {
+				t.Fatalf("the new token does not open the repository: %v", err)
+			}
+			if repo.GetDefaultBranch() != "main" {
+				t.Errorf("default branch = %q", repo.GetDefaultBranch())
+			}
+		})
+	}
+}
+
+// TestGhinstallation is the bot's own path: ghinstallation signs the JWT,
+// exchanges it for an installation token and authenticates go-github.
+func TestGhinstallation(t *testing.T) {
+	f := newFixture(t)
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(f.key)})
+	itr, err := ghinstallation.New(http.DefaultTransport, testAppID, testInst, pemKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	itr.BaseURL = strings.TrimSuffix(f.APIURL(), "/")
+	c, err := github.NewClient(github.WithTransport(itr), github.WithEnterpriseURLs(f.URL, f.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, _, err := c.Repositories.Get(context.Background(), testOwner, testRepo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if repo.GetCloneURL() != f.CloneURL(testOwner, testRepo) {
+		t.Errorf("clone URL = %q, want %q", repo.GetCloneURL(), f.CloneURL(testOwner, testRepo))
+	}
+	if n := f.ValidatedResponses()["apps/create-installation-access-token"]; n != 1 {
+		t.Errorf("token responses validated = %d, want 1", n)
+	}
+}
+
+// TestREST walks every endpoint with go-github and checks that every request
+// and response went through the OpenAPI validator.
+func TestREST(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tok := f.MintToken(testInst)
+	gh := ghClient(t, f.Server, tok)
+	f.SetPermission(testOwner, testRepo, "alice", "maintain")
+	f.SetTeamMember(testOwner, "deployers", "bob", "member")
+	issue := f.AddIssue(testOwner, testRepo)
+	userComment := f.AddComment(testOwner, testRepo, issue, "alice", "/ai containerize")
+
+	t.Run("repository", func(t *testing.T) {
+		r, _, err := gh.Repositories.Get(ctx, testOwner, testRepo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.GetDefaultBranch() != "main" || r.GetFullName() != "acme/shop" || r.GetCloneURL() != f.CloneURL(testOwner, testRepo) {
+			t.Errorf("repository = %s default %s clone %s", r.GetFullName(), r.GetDefaultBranch(), r.GetCloneURL())
+		}
+	})
+
+	t.Run("permission", func(t *testing.T) {
+		for user, want := range map[string][2]string{"alice": {"write", "maintain"}, "mallory": {"none", "none"}} {
+			p, _, err := gh.Repositories.GetPermissionLevel(ctx, testOwner, testRepo, user)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.GetPermission() != want[0] || p.GetRoleName() != want[1] || p.GetUser().GetLogin() != user {
+				t.Errorf("%s: permission %q role %q user %q, want %v", user, p.GetPermission(), p.GetRoleName(), p.GetUser().GetLogin(), want)
+			}
+		}
+	})
+
+	t.Run("team membership", func(t *testing.T) {
+		m, _, err := gh.Teams.GetTeamMembershipBySlug(ctx, testOwner, "deployers", "bob")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.GetRole() != "member" || m.GetState() != "active" {
+			t.Errorf("membership = %s/%s", m.GetRole(), m.GetState())
+		}
+		if _, _, err := gh.Teams.GetTeamMembershipBySlug(ctx, testOwner, "deployers", "mallory"); statusOf(err) != http.StatusNotFound {
+			t.Errorf("non-member: err = %v, want 404", err)
+		}
+	})
+
+	t.Run("contents", func(t *testing.T) {
+		file, _, _, err := gh.Repositories.GetContents(ctx, testOwner, testRepo, ".github/kubewright.yaml", &github.RepositoryContentGetOptions{Ref: "main"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := file.GetContent()
+		if err != nil || got != seedFiles[".github/kubewright.yaml"] {
+			t.Errorf("content = %q, %v", got, err)
+		}
+		_, dir, _, err := gh.Repositories.GetContents(ctx, testOwner, testRepo, "app", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(dir) != 1 || dir[0].GetPath() != "app/main.go" || dir[0].GetType() != "file" {
+			t.Errorf("directory listing = %+v", dir)
+		}
+		if _, _, _, err := gh.Repositories.GetContents(ctx, testOwner, testRepo, "missing.txt", nil); statusOf(err) != http.StatusNotFound {
+			t.Errorf("missing file: err = %v, want 404", err)
+		}
+		if _, _, _, err := gh.Repositories.GetContents(ctx, testOwner, testRepo, "README.md", &github.RepositoryContentGetOptions{Ref: "no-such-branch"}); statusOf(err) != http.StatusNotFound {
+			t.Errorf("missing ref: err = %v, want 404", err)
+		}
+	})
+
+	t.Run("comments and reactions", func(t *testing.T) {
+		c, _, err := gh.Issues.CreateComment(ctx, testOwner, testRepo, issue, &github.IssueComment{Body: github.Ptr("Queued (position 1)")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.GetUser().GetLogin() != "kubewright[bot]" || c.GetUser().GetType() != "Bot" {
+			t.Errorf("comment author = %q (%s)", c.GetUser().GetLogin(), c.GetUser().GetType())
+		}
+		c, _, err = gh.Issues.EditComment(ctx, testOwner, testRepo, c.GetID(), &github.IssueComment{Body: github.Ptr("Done")})
+		if err != nil || c.GetBody() != "Done" {
+			t.Fatalf("edit: %v, body %q", err, c.GetBody())
+		}
+		if _, _, err := gh.Issues.CreateComment(ctx, testOwner, testRepo, 999, &github.IssueComment{Body: github.Ptr("x")}); statusOf(err) != http.StatusNotFound {
+			t.Errorf("comment on missing issue: err = %v, want 404", err)
+		}
+		r1, resp, err := gh.Reactions.CreateIssueCommentReaction(ctx, testOwner, testRepo, userComment, "eyes")
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("react: %v (%v)", err, resp)
+		}
+		r2, resp, err := gh.Reactions.CreateIssueCommentReaction(ctx, testOwner, testRepo, userComment, "eyes")
+		if err != nil || resp.StatusCode != http.StatusOK || r2.GetID() != r1.GetID() {
+			t.Fatalf("react again: %v, status %d, id %d vs %d", err, resp.StatusCode, r2.GetID(), r1.GetID())
+		}
+		comments := f.Comments(testOwner, testRepo)
+		if len(comments) != 2 || comments[1].Body != "Done" || comments[1].User != "kubewright[bot]" {
+			t.Errorf("comments = %+v", comments)
+		}
+		if rs := f.Reactions(testOwner, testRepo); len(rs) != 1 || rs[0].CommentID != userComment || rs[0].Content != "eyes" {
+			t.Errorf("reactions = %+v", rs)
+		}
+	})
+
+	branch := "kubewright/containerize-1"
+	sha := pushBranchCLI(t, f.Server, tok, branch)
+
+	t.Run("pulls", func(t *testing.T) {
+		pr, _, err := gh.PullRequests.Create(ctx, testOwner, testRepo, &github.NewPullRequest{
+			Title: github.Ptr("Containerize"), Head: github.Ptr(branch), Base: github.Ptr("main"),
+			Body: github.Ptr("body"), Draft: github.Ptr(true),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pr.GetNumber() != issue+1 || pr.GetHead().GetSHA() != sha || !pr.GetDraft() || pr.GetState() != "open" {
+			t.Errorf("created %#v", pr)
+		}
+		if _, _, err := gh.PullRequests.Create(ctx, testOwner, testRepo, &github.NewPullRequest{
+			Title: github.Ptr("again"), Head: github.Ptr(testOwner + ":" + branch), Base: github.Ptr("main"),
+		}); statusOf(err) != http.StatusUnprocessableEntity || !strings.Contains(err.Error(), "already exists") {
+			t.Errorf("duplicate pull: err = %v, want 422 already exists", err)
+		}
+		if _, _, err := gh.PullRequests.Create(ctx, testOwner, testRepo, &github.NewPullRequest{
+			Title: github.Ptr("nothing"), Head: github.Ptr("main"), Base: github.Ptr("main"),
+		}); statusOf(err) != http.StatusUnprocessableEntity {
+			t.Errorf("pull without commits: err = %v, want 422", err)
+		}
+		list := func(opts *github.PullRequestListOptions) []*github.PullRequest {
+			t.Helper()
+			prs, _, err := gh.PullRequests.List(ctx, testOwner, testRepo, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return prs
+		}
+		if prs := list(&github.PullRequestListOptions{Head: testOwner + ":" + branch, State: "open"}); len(prs) != 1 || prs[0].GetNumber() != pr.GetNumber() {
+			t.Errorf("list by head = %d pulls", len(prs))
+		}
+		if prs := list(&github.PullRequestListOptions{Head: testOwner + ":other"}); len(prs) != 0 {
+			t.Errorf("list by other head = %d pulls", len(prs))
+		}
+		edited, _, err := gh.PullRequests.Edit(ctx, testOwner, testRepo, pr.GetNumber(), &github.PullRequest{
+			Title: github.Ptr("Containerize shop"), Body: github.Ptr("new body"),
+		})
+		if err != nil || edited.GetTitle() != "Containerize shop" || edited.GetBody() != "new body" {
+			t.Fatalf("edit: %v %q %q", err, edited.GetTitle(), edited.GetBody())
+		}
+		got, _, err := gh.PullRequests.Get(ctx, testOwner, testRepo, pr.GetNumber())
+		if err != nil || got.GetTitle() != "Containerize shop" {
+			t.Fatalf("get: %v %q", err, got.GetTitle())
+		}
+		if _, _, err := gh.PullRequests.Edit(ctx, testOwner, testRepo, pr.GetNumber(), &github.PullRequest{State: github.Ptr("closed")}); err != nil {
+			t.Fatal(err)
+		}
+		if prs := list(&github.PullRequestListOptions{Head: testOwner + ":" + branch}); len(prs) != 0 {
+			t.Errorf("open pulls after closing = %d", len(prs))
+		}
+		if prs := list(&github.PullRequestListOptions{State: "closed"}); len(prs) != 1 {
+			t.Errorf("closed pulls = %d", len(prs))
+		}
+		pulls := f.Pulls(testOwner, testRepo)
+		if len(pulls) != 1 || pulls[0].Head != branch || pulls[0].Base != "main" || pulls[0].State != "closed" || !pulls[0].Draft || pulls[0].Title != "Containerize shop" {
+			t.Errorf("pulls = %+v", pulls)
+		}
+	})
+
+	t.Run("check runs", func(t *testing.T) {
+		cr, _, err := gh.Checks.CreateCheckRun(ctx, testOwner, testRepo, github.CreateCheckRunOptions{
+			Name: "kubewright/validate", HeadSHA: sha, Status: github.Ptr("in_progress"),
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cr.GetStatus() != "in_progress" || cr.GetHeadSHA() != sha {
+			t.Errorf("created %s on %s", cr.GetStatus(), cr.GetHeadSHA())
+		}
+		cr, _, err = gh.Checks.UpdateCheckRun(ctx, testOwner, testRepo, cr.GetID(), github.UpdateCheckRunOptions{
+			Name: "kubewright/validate", Conclusion: github.Ptr("success"),
+			Output: &github.CheckRunOutput{Title: github.Ptr("Validation passed"), Summary: github.Ptr("5/5 stages"),
+				Annotations: []*github.CheckRunAnnotation{{Path: github.Ptr("k8s/a.yaml"), StartLine: github.Ptr(1), EndLine: github.Ptr(1), AnnotationLevel: github.Ptr("notice"), Message: github.Ptr("ok")}}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cr.GetStatus() != "completed" || cr.GetConclusion() != "success" || cr.GetCompletedAt().IsZero() {
+			t.Errorf("updated: %s/%s at %v", cr.GetStatus(), cr.GetConclusion(), cr.GetCompletedAt())
+		}
+		if _, _, err := gh.Checks.CreateCheckRun(ctx, testOwner, testRepo, github.CreateCheckRunOptions{
+			Name: "x", HeadSHA: strings.Repeat("0", 40),
+		}); statusOf(err) != http.StatusUnprocessableEntity {
+			t.Errorf("check run on unknown commit: err = %v, want 422", err)
+		}
+		runs := f.CheckRuns(testOwner, testRepo)
+		if len(runs) != 1 || runs[0].Conclusion != "success" || runs[0].Title != "Validation passed" || runs[0].AnnotationsCount != 1 {
+			t.Errorf("check runs = %+v", runs)
+		}
+	})
+
+	// Every operation the fake serves was exercised, and every request and
+	// response of it went through the validator.
+	resp, req := f.ValidatedResponses(), f.ValidatedRequests()
+	for _, rt := range f.routes() {
+		spec, err := f.conf.operation(rt.method, rt.specPath)
+		if err != nil {
+			t.Fatal(err)
+		}
+		op := spec.Operation.OperationID
+		if op == "apps/create-installation-access-token" {
+			continue // TestInstallationToken and TestGhinstallation
+		}
+		if resp[op] == 0 || resp[op] != req[op] {
+			t.Errorf("%s: %d requests and %d responses validated", op, req[op], resp[op])
+		}
+	}
+	t.Logf("GitHub's OpenAPI description loaded in %v; validated responses: %v", SpecLoadTime(), resp)
+}
+
+func TestAuthErrors(t *testing.T) {
+	f := newFixture(t)
+	f.AddInstallation(88, "globex")
+	ctx := context.Background()
+	tests := []struct {
+		name   string
+		token  string
+		status int
+	}{
+		{"no token", "", http.StatusUnauthorized},
+		{"unknown token", "ghs_0000000000000000000000000000000000000", http.StatusUnauthorized},
+		{"other installation's token", f.MintToken(88), http.StatusNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := ghClient(t, f.Server, tc.token).Repositories.Get(ctx, testOwner, testRepo)
+			if got := statusOf(err); got != tc.status {
+				t.Fatalf("status = %d (%v), want %d", got, err, tc.status)
+			}
+			var er *github.ErrorResponse
+			if errors.As(err, &er) && er.Message == "" {
+				t.Errorf("error without GitHub's message: %+v", er)
+			}
+		})
+	}
+	t.Run("unknown route", func(t *testing.T) {
+		for _, p := range []string{"/api/v3/repos/acme/shop/nonsense", "/api/v3/meta", "/nowhere"} {
+			resp, err := http.Get(f.URL + p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var body map[string]any
+			err = json.NewDecoder(resp.Body).Decode(&body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNotFound || err != nil || body["message"] != "Not Found" {
+				t.Errorf("%s: %d %v %v", p, resp.StatusCode, body, err)
+			}
+		}
+	})
+}
+
+// TestConformanceFailures proves the validator bites: a corrupted response
+// body and a request GitHub would reject are both reported.
+func TestConformanceFailures(t *testing.T) {
+	var mu sync.Mutex
+	reported := map[string][]error{}
+	f := newFixture(t,
+		WithReporter(func(op string, err error) {
+			mu.Lock()
+			defer mu.Unlock()
+			reported[op] = append(reported[op], err)
+		}),
+		WithResponseHook(func(op string, status int, body []byte) []byte {
+			if op != "issues/create-comment" || status != http.StatusCreated {
+				return body
+			}
+			var m map[string]any
+			if err := json.Unmarshal(body, &m); err != nil {
+				return body
+			}
+			delete(m, "id")              // required
+			m["created_at"] = 1700000000 // GitHub sends a date-time string
+			out, _ := json.Marshal(m)
+			return out
+		}))
+	ctx := context.Background()
+	tok := f.MintToken(testInst)
+	issue := f.AddIssue(testOwner, testRepo)
+	gh := ghClient(t, f.Server, tok)
+	if _, _, err := gh.Issues.CreateComment(ctx, testOwner, testRepo, issue, &github.IssueComment{Body: github.Ptr("hi")}); err != nil {
+		t.Fatal(err)
+	}
+	id := f.AddComment(testOwner, testRepo, issue, "alice", "hello")
+	_, _, err := gh.Reactions.CreateIssueCommentReaction(ctx, testOwner, testRepo, id, "thumbs-up")
+	if statusOf(err) != http.StatusUnprocessableEntity {
+		t.Errorf("invalid reaction: err = %v, want 422", err)
+	}
+	if _, _, err := gh.Repositories.Get(ctx, testOwner, testRepo); err != nil {
+		t.Fatal(err)
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	if errs := reported["issues/create-comment"]; len(errs) != 1 ||
+		!strings.Contains(errs[0].Error(), `"id"`) || !strings.Contains(errs[0].Error(), "created_at") {
+		t.Errorf("corrupted comment response: reported %v", errs)
+	}
+	if errs := reported["reactions/create-for-issue-comment"]; len(errs) != 1 || !strings.Contains(errs[0].Error(), "request") {
+		t.Errorf("invalid reaction request: reported %v", errs)
+	}
+	if errs := reported["repos/get"]; len(errs) != 0 {
+		t.Errorf("a conformant response was reported: %v", errs)
+	}
+	if len(f.Reactions(testOwner, testRepo)) != 0 {
+		t.Error("an invalid request changed state")
+	}
+}
+
+// TestConcurrentRequests: the bot talks to the fake from several workers.
+func TestConcurrentRequests(t *testing.T) {
+	f := newFixture(t)
+	tok := f.MintToken(testInst)
+	issue := f.AddIssue(testOwner, testRepo)
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			gh, err := github.NewClient(github.WithAuthToken(tok), github.WithEnterpriseURLs(f.URL, f.URL))
+			if err != nil {
+				errs <- err
+				return
+			}
+			if _, _, err := gh.Issues.CreateComment(context.Background(), testOwner, testRepo, issue, &github.IssueComment{Body: github.Ptr(fmt.Sprint(i))}); err != nil {
+				errs <- err
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	ids := map[int64]bool{}
+	for _, c := range f.Comments(testOwner, testRepo) {
+		ids[c.ID] = true
+	}
+	if len(ids) != n {
+		t.Errorf("%d distinct comments, want %d", len(ids), n)
+	}
+	if got := f.ValidatedResponses()["issues/create-comment"]; got != n {
+		t.Errorf("validated %d responses, want %d", got, n)
+	}
+}
+
+func TestFailNext(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	tok := f.MintToken(testInst)
+
+	f.FailNext("GET", "/repos/{owner}/{repo}", http.StatusBadGateway, nil)
+	gh := ghClient(t, f.Server, tok)
+	if _, _, err := gh.Repositories.Get(ctx, testOwner, testRepo); statusOf(err) != http.StatusBadGateway {
+		t.Fatalf("first call: err = %v, want 502", err)
+	}
+	if _, _, err := gh.Repositories.Get(ctx, testOwner, testRepo); err != nil {
+		t.Fatalf("second call: %v", err)
+	}
+
+	f.FailNext("POST", "/repos/*/*/issues/*/comments", http.StatusForbidden, map[string]string{"Retry-After": "7"})
+	issue := f.AddIssue(testOwner, testRepo)
+	_, _, err := gh.Issues.CreateComment(ctx, testOwner, testRepo, issue, &github.IssueComment{Body: github.Ptr("x")})
+	var abuse *github.AbuseRateLimitError
+	if !errors.As(err, &abuse) || abuse.RetryAfter == nil || *abuse.RetryAfter != 7*time.Second {
+		t.Fatalf("secondary rate limit: err = %#v", err)
+	}
+	if len(f.Comments(testOwner, testRepo)) != 0 {
+		t.Error("a failed request changed state")
+	}
+	// go-github now waits out Retry-After itself; a fresh client goes through.
+	if _, _, err := ghClient(t, f.Server, tok).Issues.CreateComment(ctx, testOwner, testRepo, issue, &github.IssueComment{Body: github.Ptr("x")}); err != nil {
+		t.Fatalf("after the fault: %v", err)
+	}
+
+	f.FailNext("GET", "/acme/shop.git/info/refs", http.StatusServiceUnavailable, nil)
+	remote := authURL(t, f.Server, tok)
+	if out, err := gitCmd(t, "", "ls-remote", remote).CombinedOutput(); err == nil {
+		t.Fatalf("ls-remote during the fault succeeded: %s", out)
+	}
+	if out, err := gitCmd(t, "", "ls-remote", remote).CombinedOutput(); err != nil {
+		t.Fatalf("ls-remote after the fault: %v: %s", err, out)
+	}
+}
+
+// gitCmd runs the git CLI isolated from the user's configuration.
+func gitCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command("git", args...)
+	cmd.Dir = dir
+	home := t.TempDir()
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "GIT_") && !strings.HasPrefix(kv, "HOME=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = append(env, "HOME="+home, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
+		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
+		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com")
+	return cmd
+}
+
+func runGit(t *testing.T, dir string, args ...string) string {
+	t.Helper()
+	out, err := gitCmd(t, dir, args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func authURL(t *testing.T, s *Server, token string) string {
+	t.Helper()
+	u, err := url.Parse(s.CloneURL(testOwner, testRepo))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.UserPassword("x-access-token", token)
+	return u.String()
+}
+
+// pushBranchCLI clones with the git CLI, commits a file on a new branch,
+// pushes it and returns the commit.
+func pushBranchCLI(t *testing.T, s *Server, token, branch string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "clone")
+	runGit(t, "", "clone", "--quiet", authURL(t, s, token), dir)
+	runGit(t, dir, "checkout", "--quiet", "-b", branch)
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	runGit(t, dir, "add", "Dockerfile")
+	runGit(t, dir, "commit", "--quiet", "-m", "Add Dockerfile")
+	runGit(t, dir, "push", "--quiet", "origin", branch)
+	return runGit(t, dir, "rev-parse", "HEAD")
+}
+
+func TestGitCLI(t *testing.T) {
+	f := newFixture(t)
+	tok := f.MintToken(testInst)
+	before := f.Heads(testOwner, testRepo)
+	if len(before) != 1 || before["main"] == "" {
+		t.Fatalf("heads after AddRepo = %v", before)
+	}
+	sha := pushBranchCLI(t, f.Server, tok, "feature")
+	if got := f.Heads(testOwner, testRepo)["feature"]; got != sha {
+		t.Fatalf("feature = %q, want pushed %q", got, sha)
+	}
+
+	// The clone has the seeded files, and pushing main moves main.
+	dir := filepath.Join(t.TempDir(), "clone")
+	runGit(t, "", "clone", "--quiet", authURL(t, f.Server, tok), dir)
+	for name, body := range seedFiles {
+		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		if err != nil || string(got) != body {
+			t.Errorf("%s = %q, %v", name, got, err)
+		}
+	}
+	runGit(t, dir, "commit", "--quiet", "--allow-empty", "-m", "empty")
+	runGit(t, dir, "push", "--quiet", "origin", "main")
+	main := runGit(t, dir, "rev-parse", "HEAD")
+	if got := f.Heads(testOwner, testRepo)["main"]; got != main || got == before["main"] {
+		t.Fatalf("main = %q, want %q (was %q)", got, main, before["main"])
+	}
+
+	// A bad token is refused and nothing moves.
+	runGit(t, dir, "commit", "--quiet", "--allow-empty", "-m", "refused")
+	for _, remote := range []string{authURL(t, f.Server, "ghs_bad"), strings.Replace(authURL(t, f.Server, tok), "x-access-token", "someone", 1)} {
+		out, err := gitCmd(t, dir, "push", remote, "main").CombinedOutput()
+		if err == nil {
+			t.Fatalf("push with bad credentials succeeded: %s", out)
+		}
+	}
+	if got := f.Heads(testOwner, testRepo)["main"]; got != main {
+		t.Fatalf("main moved to %q on a refused push", got)
+	}
+	// A token of another account cannot see the repository.
+	f.AddInstallation(88, "globex")
+	if out, err := gitCmd(t, "", "ls-remote", authURL(t, f.Server, f.MintToken(88))).CombinedOutput(); err == nil {
+		t.Fatalf("ls-remote with another account's token succeeded: %s", out)
+	}
+}
+
+func TestGoGit(t *testing.T) {
+	f := newFixture(t)
+	tok := f.MintToken(testInst)
+	ctx := context.Background()
+	auth := &githttp.BasicAuth{Username: "x-access-token", Password: tok}
+	dir := t.TempDir()
+	repo, err := git.PlainCloneContext(ctx, dir, false, &git.CloneOptions{
+		URL: f.CloneURL(testOwner, testRepo), Auth: auth, Depth: 1, SingleBranch: true,
+		ReferenceName: plumbing.NewBranchReferenceName("main"),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wt, err := repo.Worktree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	branch := plumbing.NewBranchReferenceName("kubewright/containerize-3")
+	if err := wt.Checkout(&git.CheckoutOptions{Branch: branch, Create: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wt.Add("Dockerfile"); err != nil {
+		t.Fatal(err)
+	}
+	sig := &object.Signature{Name: "kubewright[bot]", Email: "bot@example.com", When: time.Now()}
+	commit, err := wt.Commit("Add Dockerfile", &git.CommitOptions{Author: sig, Committer: sig})
+	if err != nil {
+		t.Fatal(err)
+	}
+	refspec := gitconfig.RefSpec(fmt.Sprintf("%s:%s", branch, branch))
+
+	bad := &githttp.BasicAuth{Username: "x-access-token", Password: "ghs_bad"}
+	if err := repo.PushContext(ctx, &git.PushOptions{Auth: bad, RefSpecs: []gitconfig.RefSpec{refspec}}); err == nil {
+		t.Fatal("push with a bad token succeeded")
+	}
+	if _, ok := f.Heads(testOwner, testRepo)[branch.Short()]; ok {
+		t.Fatal("a refused push created the branch")
+	}
+	if err := repo.PushContext(ctx, &git.PushOptions{Auth: auth, RefSpecs: []gitconfig.RefSpec{refspec}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Heads(testOwner, testRepo)[branch.Short()]; got != commit.String() {
+		t.Fatalf("%s = %q, want %q", branch.Short(), got, commit)
+	}
+	// The pushed file is served by the contents API at that branch.
+	file, _, _, err := ghClient(t, f.Server, tok).Repositories.GetContents(ctx, testOwner, testRepo, "Dockerfile",
+		&github.RepositoryContentGetOptions{Ref: branch.Short()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := file.GetContent(); got != "FROM scratch\n" {
+		t.Errorf("Dockerfile = %q", got)
+	}
+}
+
+func TestSpecMissingMessage(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module x\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Chdir(dir)
+	_, err := findSpec()
+	if err == nil || !strings.Contains(err.Error(), "run `make test-assets`") {
+		t.Fatalf("err = %v, want a hint to run `make test-assets`", err)
+	}
+}
+
+var _ http.Handler = (*Server)(nil)

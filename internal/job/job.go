@@ -1,0 +1,218 @@
+// Package job is one job's walk: a delivery in, a pull request (or a reply)
+// out. It sequences the other packages — command, workspace, app
+// (analyze + author), validate, publish — and is the only place that does.
+package job
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v88/github"
+
+	"github.com/kubewright/kubewright/internal/command"
+	"github.com/kubewright/kubewright/internal/githubapp"
+	"github.com/kubewright/kubewright/internal/queue"
+	"github.com/kubewright/kubewright/internal/validate"
+)
+
+// Clients is what the job needs from the GitHub App: a REST client and a
+// git token per installation, and where GitHub is.
+type Clients interface {
+	Installation(installation int64) (*github.Client, error)
+	Token(ctx context.Context, installation int64) (string, error)
+	Endpoints() githubapp.Endpoints
+}
+
+var _ Clients = (*githubapp.Clients)(nil)
+
+// Validator validates a checked-out repository.
+type Validator func(ctx context.Context, dir string) (*validate.Report, error)
+
+// Runner runs deliveries. It implements queue.Handler.
+type Runner struct {
+	clients  Clients
+	validate Validator
+	prefix   string
+	bot      Identity
+	log      *slog.Logger
+}
+
+var _ queue.Handler = (*Runner)(nil)
+
+// Identity is the App's bot account, the author of its commits.
+type Identity struct{ Name, Email string }
+
+// Option configures a Runner.
+type Option func(*Runner)
+
+// WithPrefix sets the command prefix (default "/ai").
+func WithPrefix(p string) Option { return func(r *Runner) { r.prefix = p } }
+
+// WithLogger sets the logger.
+func WithLogger(l *slog.Logger) Option { return func(r *Runner) { r.log = l } }
+
+// WithIdentity sets the commit author (default kubewright[bot]).
+func WithIdentity(id Identity) Option { return func(r *Runner) { r.bot = id } }
+
+// New returns a Runner.
+func New(clients Clients, v Validator, opts ...Option) *Runner {
+	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix,
+		bot: Identity{Name: "kubewright[bot]", Email: "kubewright[bot]@users.noreply.github.com"},
+		log: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// Handle runs one delivery. Events that need nothing from the bot end
+// without error; GitHub's transient failures come back as errors (retried),
+// rate limits as a snooze until the limit resets, other client errors as
+// permanent.
+func (r *Runner) Handle(ctx context.Context, d queue.Delivery) error {
+	log := r.log.With("delivery", d.ID, "event", d.Event, "installation", d.Installation, "repo", d.Repo)
+	var err error
+	switch d.Event {
+	case "issue_comment":
+		var ev github.IssueCommentEvent
+		if err := json.Unmarshal(d.Payload, &ev); err != nil {
+			return queue.Permanent(fmt.Errorf("decode issue_comment: %w", err))
+		}
+		err = r.onComment(ctx, log, d, &ev)
+	default:
+		// installation and pull_request events need no work yet: clients
+		// are created on demand and review comes with the review command.
+		log.Debug("nothing to do for this event")
+		return nil
+	}
+	return classify(err)
+}
+
+func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delivery, ev *github.IssueCommentEvent) error {
+	if ev.GetAction() != "created" {
+		return nil
+	}
+	c := ev.GetComment()
+	if isBot(c.GetUser()) {
+		return nil // the App's own replies and other bots never trigger work
+	}
+	where := command.Issue
+	if ev.GetIssue().IsPullRequest() {
+		where = command.PullRequest
+	}
+	res := command.Parse(c.GetBody(), command.Options{Prefix: r.prefix, Context: where})
+	owner, name := ev.GetRepo().GetOwner().GetLogin(), ev.GetRepo().GetName()
+	issue := ev.GetIssue().GetNumber()
+	gh, err := r.clients.Installation(d.Installation)
+	if err != nil {
+		return err
+	}
+	switch res.Kind {
+	case command.KindIgnore:
+		return nil
+	case command.KindReply:
+		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(res.Reply.Text)})
+		return err
+	}
+	user := c.GetUser().GetLogin()
+	allowed, err := r.authorized(ctx, gh, owner, name, user)
+	if err != nil {
+		return err
+	}
+	if !allowed {
+		log.Info("refused: commenter lacks write permission", "user", user)
+		body := fmt.Sprintf("Sorry @%s, `%s %s` needs write, maintain or admin permission on this repository, so nothing was run.", user, r.prefix, res.Command.Name)
+		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
+		return err
+	}
+	if _, _, err := gh.Reactions.CreateIssueCommentReaction(ctx, owner, name, c.GetID(), "eyes"); err != nil {
+		return err
+	}
+	req := request{
+		owner: owner, name: name, issue: issue, user: user, userID: c.GetUser().GetID(),
+		defaultBranch: ev.GetRepo().GetDefaultBranch(), installation: d.Installation, cmd: res.Command,
+	}
+	if req.defaultBranch == "" {
+		repo, _, err := gh.Repositories.Get(ctx, owner, name)
+		if err != nil {
+			return err
+		}
+		req.defaultBranch = repo.GetDefaultBranch()
+	}
+	switch res.Command.Name {
+	case "containerize", "plan":
+		return r.containerize(ctx, log, gh, req)
+	default:
+		body := fmt.Sprintf("`%s %s` is not available yet in this version of kubewright.", r.prefix, res.Command.Name)
+		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
+		return err
+	}
+}
+
+// request is one authorized command.
+type request struct {
+	owner, name   string
+	issue         int
+	user          string
+	userID        int64
+	defaultBranch string
+	installation  int64
+	cmd           *command.Command
+}
+
+func (q request) fullName() string { return q.owner + "/" + q.name }
+
+// authorized: write, maintain or admin on the repository.
+func (r *Runner) authorized(ctx context.Context, gh *github.Client, owner, name, user string) (bool, error) {
+	perm, resp, err := gh.Repositories.GetPermissionLevel(ctx, owner, name, user)
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusNotFound {
+			return false, nil
+		}
+		return false, err
+	}
+	switch perm.GetRoleName() {
+	case "admin", "maintain", "write":
+		return true, nil
+	}
+	switch perm.GetPermission() {
+	case "admin", "write":
+		return true, nil
+	}
+	return false, nil
+}
+
+func isBot(u *github.User) bool {
+	return u.GetType() == "Bot" || strings.HasSuffix(u.GetLogin(), "[bot]")
+}
+
+// classify maps GitHub errors to queue retry semantics.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	var rl *github.RateLimitError
+	if errors.As(err, &rl) {
+		return queue.RetryAfter(time.Until(rl.Rate.Reset.Time) + time.Second)
+	}
+	var abuse *github.AbuseRateLimitError
+	if errors.As(err, &abuse) {
+		if d := abuse.GetRetryAfter(); d > 0 {
+			return queue.RetryAfter(d)
+		}
+		return queue.RetryAfter(time.Minute)
+	}
+	var er *github.ErrorResponse
+	if errors.As(err, &er) && er.Response != nil {
+		if s := er.Response.StatusCode; s >= 400 && s < 500 && s != http.StatusTooManyRequests {
+			return queue.Permanent(err)
+		}
+	}
+	return err
+}

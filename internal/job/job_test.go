@@ -1,0 +1,186 @@
+package job_test
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-github/v88/github"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubewright/kubewright/internal/githubapp"
+	"github.com/kubewright/kubewright/internal/githubfake"
+	"github.com/kubewright/kubewright/internal/job"
+	"github.com/kubewright/kubewright/internal/queue"
+	"github.com/kubewright/kubewright/internal/validate"
+)
+
+const (
+	appID        = 4242
+	installation = 77
+)
+
+type env struct {
+	fake   *githubfake.Server
+	runner *job.Runner
+	issue  int
+	n      int
+}
+
+// newEnv starts the fake GitHub with the polyglot shop as acme/shop, an
+// ephemeral kube-apiserver for validation, and a Runner authenticated as
+// the App.
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	fake := githubfake.New(t, githubfake.WithApp(githubfake.App{ID: appID, PublicKey: &key.PublicKey}))
+	fake.AddInstallation(installation, "acme")
+	fake.AddRepo("acme", "shop", filepath.Join("..", "..", "testdata", "repos", "polyglot-shop"))
+	fake.SetPermission("acme", "shop", "octocat", "write")
+	fake.SetPermission("acme", "shop", "mallory", "read")
+	clients, err := githubapp.NewClients(appID, pemKey, githubapp.EndpointsFor(fake.URL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	assets, err := validate.FindAssets("")
+	if err != nil {
+		t.Fatalf("%v: run `make test`", err)
+	}
+	crdDir := os.Getenv("KUBEWRIGHT_CRDS")
+	if crdDir == "" {
+		crdDir = filepath.Join("..", "..", "..", "shared", "crds")
+	}
+	crds, err := validate.LoadCRDs(crdDir)
+	if err != nil {
+		t.Fatalf("CRDs: %v (set KUBEWRIGHT_CRDS)", err)
+	}
+	eph := validate.NewEphemeral(assets)
+	t.Cleanup(func() { eph.Stop() })
+	v := func(ctx context.Context, dir string) (*validate.Report, error) {
+		return validate.Validate(ctx, dir, validate.Options{CRDs: crds, DryRun: validate.DryRunCheck{
+			Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}})
+	}
+	return &env{fake: fake, runner: job.New(clients, v), issue: fake.AddIssue("acme", "shop")}
+}
+
+// comment posts body as user on the issue and runs the resulting delivery.
+func (e *env) comment(t *testing.T, user, userType, body string) error {
+	t.Helper()
+	id := e.fake.AddComment("acme", "shop", e.issue, user, body)
+	e.n++
+	ev := github.IssueCommentEvent{
+		Action: github.Ptr("created"),
+		Issue:  &github.Issue{Number: github.Ptr(e.issue)},
+		Comment: &github.IssueComment{ID: github.Ptr(id), Body: github.Ptr(body),
+			User: &github.User{Login: github.Ptr(user), ID: github.Ptr(int64(1000 + e.n)), Type: github.Ptr(userType)}},
+		Repo: &github.Repository{Name: github.Ptr("shop"), FullName: github.Ptr("acme/shop"), DefaultBranch: github.Ptr("main"),
+			Owner: &github.User{Login: github.Ptr("acme")}},
+		Installation: &github.Installation{ID: github.Ptr(int64(installation))},
+	}
+	payload, _ := json.Marshal(ev)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	return e.runner.Handle(ctx, queue.Delivery{ID: fmt.Sprintf("d-%d", e.n), Event: "issue_comment", Installation: installation, Repo: "acme/shop", Payload: payload})
+}
+
+func (e *env) lastComment() string {
+	cs := e.fake.Comments("acme", "shop")
+	return cs[len(cs)-1].Body
+}
+
+// TestContainerizeCommentOpensOnePR is the main path end to end: a
+// `/ai containerize` comment becomes a validated pull request on the fake
+// GitHub, and the same command again updates it instead of opening another.
+func TestContainerizeCommentOpensOnePR(t *testing.T) {
+	e := newEnv(t)
+	mainBefore := e.fake.Heads("acme", "shop")["main"]
+	if err := e.comment(t, "octocat", "User", "Please containerize this.\n\n/ai containerize"); err != nil {
+		t.Fatal(err)
+	}
+	pulls := e.fake.Pulls("acme", "shop")
+	if len(pulls) != 1 {
+		t.Fatalf("pulls = %+v", pulls)
+	}
+	pr := pulls[0]
+	branch := fmt.Sprintf("kubewright/containerize-%d", e.issue)
+	if pr.Head != branch || pr.Base != "main" || pr.Draft || pr.State != "open" {
+		t.Errorf("PR %+v", pr)
+	}
+	for _, want := range []string{"## Services detected", "`user-service`", "```mermaid", "| dryrun | ✅ pass |", "gitops/", "## Assumptions"} {
+		if !strings.Contains(pr.Body, want) {
+			t.Errorf("PR body lacks %q", want)
+		}
+	}
+	heads := e.fake.Heads("acme", "shop")
+	if heads["main"] != mainBefore {
+		t.Error("the default branch moved")
+	}
+	if heads[branch] == "" || heads[branch] != pr.HeadSHA {
+		t.Errorf("branch head %q, PR head %q", heads[branch], pr.HeadSHA)
+	}
+	runs := e.fake.CheckRuns("acme", "shop")
+	if len(runs) != 1 || runs[0].Status != "completed" || runs[0].Conclusion != "success" || runs[0].HeadSHA != heads[branch] {
+		t.Errorf("check runs %+v", runs)
+	}
+	reactions := e.fake.Reactions("acme", "shop")
+	if len(reactions) != 1 || reactions[0].Content != "eyes" {
+		t.Errorf("reactions %+v", reactions)
+	}
+	if c := e.lastComment(); !strings.Contains(c, "Opened ") || !strings.Contains(c, fmt.Sprintf("/pull/%d", pr.Number)) {
+		t.Errorf("final comment %q", c)
+	}
+
+	// The same command again (a retry or a second request) updates the PR.
+	if err := e.comment(t, "octocat", "User", "/ai containerize"); err != nil {
+		t.Fatal(err)
+	}
+	if pulls := e.fake.Pulls("acme", "shop"); len(pulls) != 1 {
+		t.Errorf("second run opened another PR: %+v", pulls)
+	}
+}
+
+func TestCommentsThatRunNothing(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		name, user, typ, body string
+		reply                 string
+	}{
+		{"not a command", "octocat", "User", "looks good to me", ""},
+		{"inside a code block", "octocat", "User", "```\n/ai containerize\n```", ""},
+		{"the bot itself", "kubewright[bot]", "Bot", "/ai containerize", ""},
+		{"unauthorized", "mallory", "User", "/ai containerize", "needs write, maintain or admin permission"},
+		{"unknown command", "octocat", "User", "/ai contanerize", "containerize"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before := len(e.fake.Comments("acme", "shop"))
+			if err := e.comment(t, tt.user, tt.typ, tt.body); err != nil {
+				t.Fatal(err)
+			}
+			after := e.fake.Comments("acme", "shop")
+			replies := after[before+1:] // skip the comment itself
+			switch {
+			case tt.reply == "" && len(replies) != 0:
+				t.Errorf("unexpected reply %q", replies[0].Body)
+			case tt.reply != "" && (len(replies) != 1 || !strings.Contains(replies[0].Body, tt.reply)):
+				t.Errorf("replies %+v, want one containing %q", replies, tt.reply)
+			}
+			if len(e.fake.Pulls("acme", "shop")) != 0 {
+				t.Error("a pull request was opened")
+			}
+		})
+	}
+}
