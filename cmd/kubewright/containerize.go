@@ -8,14 +8,14 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/kubewright/kubewright/internal/app"
 	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/job"
 	"github.com/kubewright/kubewright/internal/workspace"
 )
 
 func newContainerizeCmd() *cobra.Command {
 	var (
-		opts   app.ContainerizeOptions
+		opts   job.ContainerizeOptions
 		format string
 		only   []string
 	)
@@ -42,7 +42,7 @@ Defaults may come from .github/kubewright.yaml (containerize: ...).`,
 				}
 			}
 			opts.Author.Only = only
-			plan, err := app.Containerize(c.Context(), root, opts)
+			plan, err := job.Containerize(c.Context(), root, opts)
 			if err != nil {
 				return &exitError{code: exitFail, err: err}
 			}
@@ -77,7 +77,7 @@ Defaults may come from .github/kubewright.yaml (containerize: ...).`,
 	return c
 }
 
-func printPlan(out io.Writer, p *app.Plan) {
+func printPlan(out io.Writer, p *job.Plan) {
 	printServices(out, p.Services)
 	printErrors(out, p.Errors)
 	verb := map[string]string{

@@ -8,7 +8,6 @@ import (
 
 	"github.com/google/go-github/v88/github"
 
-	"github.com/kubewright/kubewright/internal/app"
 	"github.com/kubewright/kubewright/internal/author"
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/publish"
@@ -39,7 +38,7 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 			return err
 		}
 	}
-	result, err := app.Containerize(ctx, ws.Dir(), app.ContainerizeOptions{
+	result, err := Containerize(ctx, ws.Dir(), ContainerizeOptions{
 		Author: author.Options{Services: q.cmd.Args, Env: q.cmd.Env}, DryRun: plan,
 	})
 	if err != nil {
@@ -150,7 +149,7 @@ func (r *Runner) comment(ctx context.Context, gh *github.Client, q request, body
 	return err
 }
 
-func planComment(p *app.Plan) string {
+func planComment(p *Plan) string {
 	var b strings.Builder
 	b.WriteString("### kubewright plan\n\n")
 	counts := map[string]int{}

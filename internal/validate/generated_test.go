@@ -9,9 +9,9 @@ import (
 
 	"k8s.io/client-go/rest"
 
-	"github.com/kubewright/kubewright/internal/app"
 	"github.com/kubewright/kubewright/internal/author"
 	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/job"
 	"github.com/kubewright/kubewright/internal/validate"
 )
 
@@ -47,7 +47,7 @@ func TestContainerizeOutputValidates(t *testing.T) {
 			if out, err := exec.Command("cp", "-R", filepath.Join("..", "..", "testdata", "repos", fx.Name()), dir).CombinedOutput(); err != nil {
 				t.Fatalf("%v: %s", err, out)
 			}
-			plan, err := app.Containerize(context.Background(), dir, app.ContainerizeOptions{Author: author.Options{Registry: "ghcr.io/acme"}})
+			plan, err := job.Containerize(context.Background(), dir, job.ContainerizeOptions{Author: author.Options{Registry: "ghcr.io/acme"}})
 			if err != nil {
 				t.Fatal(err)
 			}

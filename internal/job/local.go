@@ -1,6 +1,4 @@
-// Package app wires kubewright's pieces together for the commands. It is
-// the only package that knows all of them.
-package app
+package job
 
 import (
 	"context"

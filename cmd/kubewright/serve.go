@@ -1,0 +1,50 @@
+package main
+
+import (
+	"log/slog"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/kubewright/kubewright/internal/app"
+	"github.com/kubewright/kubewright/internal/config"
+)
+
+func newServeCmd() *cobra.Command {
+	cfg, envErr := config.ServerDefaults(os.Getenv)
+	c := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the GitHub App: turn /ai comments into validated pull requests",
+		Long: `Serve the GitHub App: POST /webhook (signature-checked, acknowledged in
+milliseconds, queued durably), /healthz, /readyz and /metrics. One process
+serves every installation; jobs for one repository run one at a time. The
+queue is SQLite in --data-dir by default, PostgreSQL with --database-url
+when several replicas share it. Every flag has a KUBEWRIGHT_* environment
+variable; a missing or malformed setting stops start-up with its name.`,
+		Args: cobra.NoArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if envErr != nil {
+				return usageErr("%v", envErr)
+			}
+			log := slog.New(slog.NewJSONHandler(c.ErrOrStderr(), nil))
+			srv, err := app.NewServer(c.Context(), cfg, log)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			return srv.ListenAndServe(c.Context())
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to listen on (KUBEWRIGHT_LISTEN)")
+	f.Int64Var(&cfg.AppID, "app-id", cfg.AppID, "GitHub App ID (KUBEWRIGHT_APP_ID)")
+	f.StringVar(&cfg.PrivateKeyFile, "private-key-file", cfg.PrivateKeyFile, "GitHub App private key, PEM (KUBEWRIGHT_PRIVATE_KEY_FILE)")
+	f.StringVar(&cfg.WebhookSecret, "webhook-secret", cfg.WebhookSecret, "webhook secret (KUBEWRIGHT_WEBHOOK_SECRET; prefer the variable)")
+	f.StringVar(&cfg.DatabaseURL, "database-url", cfg.DatabaseURL, "PostgreSQL URL for a shared queue (KUBEWRIGHT_DATABASE_URL)")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory of the embedded SQLite queue (KUBEWRIGHT_DATA_DIR)")
+	f.StringVar(&cfg.GitHubURL, "github-url", cfg.GitHubURL, "GitHub Enterprise Server URL (KUBEWRIGHT_GITHUB_URL)")
+	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "jobs run in parallel, across repositories (KUBEWRIGHT_WORKERS)")
+	f.StringVar(&cfg.Prefix, "prefix", cfg.Prefix, "command prefix (KUBEWRIGHT_PREFIX)")
+	f.StringVar(&cfg.CRDs, "crds", cfg.CRDs, "comma-separated CRD directories for validation (KUBEWRIGHT_CRDS)")
+	f.StringVar(&cfg.Assets, "assets", cfg.Assets, "kube-apiserver and etcd for the dry-run (KUBEWRIGHT_ASSETS)")
+	return c
+}

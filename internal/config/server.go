@@ -1,0 +1,83 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+)
+
+// Server holds the settings of `kubewright serve`. Every field has a flag
+// and an environment variable (KUBEWRIGHT_<NAME>); Check fails start-up on
+// anything missing or malformed, naming the setting.
+type Server struct {
+	Listen         string // KUBEWRIGHT_LISTEN, default :8080
+	AppID          int64  // KUBEWRIGHT_APP_ID
+	PrivateKeyFile string // KUBEWRIGHT_PRIVATE_KEY_FILE
+	WebhookSecret  string // KUBEWRIGHT_WEBHOOK_SECRET
+	DatabaseURL    string // KUBEWRIGHT_DATABASE_URL: postgres://... for several replicas; empty = SQLite
+	DataDir        string // KUBEWRIGHT_DATA_DIR: where the SQLite queue lives, default ./data
+	GitHubURL      string // KUBEWRIGHT_GITHUB_URL: GitHub Enterprise Server (or the tests' fake); default github.com
+	Workers        int    // KUBEWRIGHT_WORKERS, default 4
+	Prefix         string // KUBEWRIGHT_PREFIX, default /ai
+	CRDs           string // KUBEWRIGHT_CRDS: comma-separated CRD directories for validation
+	Assets         string // KUBEWRIGHT_ASSETS or KUBEBUILDER_ASSETS: kube-apiserver + etcd for the dry-run
+}
+
+// ServerDefaults returns the defaults, overlaid with the environment.
+func ServerDefaults(getenv func(string) string) (Server, error) {
+	s := Server{Listen: ":8080", DataDir: "data", Workers: 4, Prefix: "/ai"}
+	str := map[string]*string{
+		"KUBEWRIGHT_LISTEN": &s.Listen, "KUBEWRIGHT_PRIVATE_KEY_FILE": &s.PrivateKeyFile, "KUBEWRIGHT_WEBHOOK_SECRET": &s.WebhookSecret,
+		"KUBEWRIGHT_DATABASE_URL": &s.DatabaseURL, "KUBEWRIGHT_DATA_DIR": &s.DataDir, "KUBEWRIGHT_GITHUB_URL": &s.GitHubURL,
+		"KUBEWRIGHT_PREFIX": &s.Prefix, "KUBEWRIGHT_CRDS": &s.CRDs, "KUBEBUILDER_ASSETS": &s.Assets, "KUBEWRIGHT_ASSETS": &s.Assets,
+	}
+	for _, k := range []string{"KUBEWRIGHT_LISTEN", "KUBEWRIGHT_PRIVATE_KEY_FILE", "KUBEWRIGHT_WEBHOOK_SECRET", "KUBEWRIGHT_DATABASE_URL",
+		"KUBEWRIGHT_DATA_DIR", "KUBEWRIGHT_GITHUB_URL", "KUBEWRIGHT_PREFIX", "KUBEWRIGHT_CRDS", "KUBEBUILDER_ASSETS", "KUBEWRIGHT_ASSETS"} {
+		if v := getenv(k); v != "" {
+			*str[k] = v
+		}
+	}
+	if v := getenv("KUBEWRIGHT_APP_ID"); v != "" {
+		id, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return s, fmt.Errorf("KUBEWRIGHT_APP_ID=%q: not a number (the App ID is on the App's settings page)", v)
+		}
+		s.AppID = id
+	}
+	if v := getenv("KUBEWRIGHT_WORKERS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return s, fmt.Errorf("KUBEWRIGHT_WORKERS=%q: not a number", v)
+		}
+		s.Workers = n
+	}
+	return s, nil
+}
+
+// Check reports every missing or malformed setting at once.
+func (s Server) Check() error {
+	var errs []error
+	if s.AppID <= 0 {
+		errs = append(errs, errors.New("--app-id / KUBEWRIGHT_APP_ID is required (the GitHub App's ID)"))
+	}
+	if s.PrivateKeyFile == "" {
+		errs = append(errs, errors.New("--private-key-file / KUBEWRIGHT_PRIVATE_KEY_FILE is required (the App's PEM private key)"))
+	} else if st, err := os.Stat(s.PrivateKeyFile); err != nil || st.IsDir() {
+		errs = append(errs, fmt.Errorf("--private-key-file / KUBEWRIGHT_PRIVATE_KEY_FILE %s: cannot read it", s.PrivateKeyFile))
+	}
+	if len(s.WebhookSecret) < 16 {
+		errs = append(errs, errors.New("--webhook-secret / KUBEWRIGHT_WEBHOOK_SECRET is required and must be at least 16 characters"))
+	}
+	if s.Workers < 1 || s.Workers > 256 {
+		errs = append(errs, fmt.Errorf("--workers / KUBEWRIGHT_WORKERS=%d: use 1 to 256", s.Workers))
+	}
+	if s.DatabaseURL != "" && !strings.HasPrefix(s.DatabaseURL, "postgres://") && !strings.HasPrefix(s.DatabaseURL, "postgresql://") {
+		errs = append(errs, errors.New("--database-url / KUBEWRIGHT_DATABASE_URL must be a postgres:// URL (leave it empty for the embedded SQLite queue)"))
+	}
+	if s.GitHubURL != "" && !strings.HasPrefix(s.GitHubURL, "https://") && !strings.HasPrefix(s.GitHubURL, "http://") {
+		errs = append(errs, fmt.Errorf("--github-url / KUBEWRIGHT_GITHUB_URL %q must be an http(s) URL", s.GitHubURL))
+	}
+	return errors.Join(errs...)
+}
