@@ -177,18 +177,33 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handle
 	if err != nil {
 		return nil, fmt.Errorf("queue client: %w", err)
 	}
+	insertMany := func(ctx context.Context, ds []Delivery) ([]bool, error) {
+		params := make([]river.InsertManyParams, len(ds))
+		for i, d := range ds {
+			params[i] = river.InsertManyParams{Args: deliveryArgs{d}}
+		}
+		res, err := client.InsertMany(ctx, params)
+		if err != nil {
+			return nil, err
+		}
+		dups := make([]bool, len(res))
+		for i, r := range res {
+			dups[i] = r.UniqueSkippedAsDuplicate
+		}
+		return dups, nil
+	}
+	b := newBatcher(insertMany)
 	return &Queue{
-		insert: func(ctx context.Context, d Delivery) (bool, error) {
-			res, err := client.Insert(ctx, deliveryArgs{d}, nil)
-			if err != nil {
-				return false, err
-			}
-			return res.UniqueSkippedAsDuplicate, nil
+		insert: b.insert,
+		start:  client.Start,
+		stop: func(ctx context.Context) error {
+			b.close()
+			return client.Stop(ctx)
 		},
-		start: client.Start,
-		stop:  client.Stop,
 	}, nil
 }
+
+var errClosed = errors.New("queue is stopped")
 
 // Enqueue stores a delivery durably. duplicate is true when a job for the
 // same delivery ID already exists; nothing new is queued then.

@@ -275,3 +275,40 @@ func TestPostgresReplicasRunEachDeliveryOnce(t *testing.T) {
 		t.Errorf("jobs of one repository overlapped across replicas: %v", rec.overlap)
 	}
 }
+
+// TestConcurrentSameDeliveryOneJob: the same delivery enqueued many times
+// at once (one batch or several) is queued once.
+func TestConcurrentSameDeliveryOneJob(t *testing.T) {
+	ctx := context.Background()
+	rec := newRecorder(0)
+	q, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "q.db"), rec, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fresh int32
+	var wg sync.WaitGroup
+	for i := 0; i < 50; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			dup, err := q.Enqueue(ctx, delivery(3, "acme/shop"))
+			if err != nil {
+				t.Error(err)
+			}
+			if !dup {
+				atomic.AddInt32(&fresh, 1)
+			}
+		}()
+	}
+	wg.Wait()
+	if fresh != 1 {
+		t.Errorf("%d enqueues were new, want exactly 1", fresh)
+	}
+	q.Start(ctx)
+	rec.wait(t, 1, 10*time.Second)
+	time.Sleep(300 * time.Millisecond)
+	stop(t, q)
+	if rec.runs["delivery-3"] != 1 {
+		t.Errorf("runs %v", rec.runs)
+	}
+}
