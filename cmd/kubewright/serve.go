@@ -44,6 +44,7 @@ variable; a missing or malformed setting stops start-up with its name.`,
 	f.StringVar(&cfg.GitHubURL, "github-url", cfg.GitHubURL, "GitHub Enterprise Server URL (KUBEWRIGHT_GITHUB_URL)")
 	f.IntVar(&cfg.Workers, "workers", cfg.Workers, "jobs run in parallel, across repositories (KUBEWRIGHT_WORKERS)")
 	f.StringVar(&cfg.Prefix, "prefix", cfg.Prefix, "command prefix (KUBEWRIGHT_PREFIX)")
+	f.StringVar(&cfg.TriggerLabel, "trigger-label", cfg.TriggerLabel, "issue label that starts a containerize (KUBEWRIGHT_TRIGGER_LABEL)")
 	f.StringVar(&cfg.CRDs, "crds", cfg.CRDs, "comma-separated CRD directories for validation (KUBEWRIGHT_CRDS)")
 	f.StringVar(&cfg.Assets, "assets", cfg.Assets, "kube-apiserver and etcd for the dry-run (KUBEWRIGHT_ASSETS)")
 	return c

@@ -72,7 +72,7 @@ func NewServer(ctx context.Context, cfg config.Server, log *slog.Logger) (*Serve
 	}
 	runner := job.New(clients, func(ctx context.Context, dir string) (*validate.Report, error) {
 		return validate.Validate(ctx, dir, vopts)
-	}, job.WithPrefix(cfg.Prefix), job.WithLogger(log))
+	}, job.WithPrefix(cfg.Prefix), job.WithTriggerLabel(cfg.TriggerLabel), job.WithLogger(log))
 
 	qopts := queue.Options{Workers: cfg.Workers}
 	if cfg.DatabaseURL != "" {

@@ -21,20 +21,21 @@ type Server struct {
 	GitHubURL      string // KUBEWRIGHT_GITHUB_URL: GitHub Enterprise Server (or the tests' fake); default github.com
 	Workers        int    // KUBEWRIGHT_WORKERS, default 4
 	Prefix         string // KUBEWRIGHT_PREFIX, default /ai
+	TriggerLabel   string // KUBEWRIGHT_TRIGGER_LABEL: an issue opened with it, or given it, is containerized; default kubewright
 	CRDs           string // KUBEWRIGHT_CRDS: comma-separated CRD directories for validation
 	Assets         string // KUBEWRIGHT_ASSETS or KUBEBUILDER_ASSETS: kube-apiserver + etcd for the dry-run
 }
 
 // ServerDefaults returns the defaults, overlaid with the environment.
 func ServerDefaults(getenv func(string) string) (Server, error) {
-	s := Server{Listen: ":8080", DataDir: "data", Workers: 4, Prefix: "/ai"}
+	s := Server{Listen: ":8080", DataDir: "data", Workers: 4, Prefix: "/ai", TriggerLabel: "kubewright"}
 	str := map[string]*string{
 		"KUBEWRIGHT_LISTEN": &s.Listen, "KUBEWRIGHT_PRIVATE_KEY_FILE": &s.PrivateKeyFile, "KUBEWRIGHT_WEBHOOK_SECRET": &s.WebhookSecret,
 		"KUBEWRIGHT_DATABASE_URL": &s.DatabaseURL, "KUBEWRIGHT_DATA_DIR": &s.DataDir, "KUBEWRIGHT_GITHUB_URL": &s.GitHubURL,
-		"KUBEWRIGHT_PREFIX": &s.Prefix, "KUBEWRIGHT_CRDS": &s.CRDs, "KUBEBUILDER_ASSETS": &s.Assets, "KUBEWRIGHT_ASSETS": &s.Assets,
+		"KUBEWRIGHT_PREFIX": &s.Prefix, "KUBEWRIGHT_TRIGGER_LABEL": &s.TriggerLabel, "KUBEWRIGHT_CRDS": &s.CRDs, "KUBEBUILDER_ASSETS": &s.Assets, "KUBEWRIGHT_ASSETS": &s.Assets,
 	}
 	for _, k := range []string{"KUBEWRIGHT_LISTEN", "KUBEWRIGHT_PRIVATE_KEY_FILE", "KUBEWRIGHT_WEBHOOK_SECRET", "KUBEWRIGHT_DATABASE_URL",
-		"KUBEWRIGHT_DATA_DIR", "KUBEWRIGHT_GITHUB_URL", "KUBEWRIGHT_PREFIX", "KUBEWRIGHT_CRDS", "KUBEBUILDER_ASSETS", "KUBEWRIGHT_ASSETS"} {
+		"KUBEWRIGHT_DATA_DIR", "KUBEWRIGHT_GITHUB_URL", "KUBEWRIGHT_PREFIX", "KUBEWRIGHT_TRIGGER_LABEL", "KUBEWRIGHT_CRDS", "KUBEBUILDER_ASSETS", "KUBEWRIGHT_ASSETS"} {
 		if v := getenv(k); v != "" {
 			*str[k] = v
 		}

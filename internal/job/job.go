@@ -39,6 +39,7 @@ type Runner struct {
 	clients  Clients
 	validate Validator
 	prefix   string
+	label    string
 	bot      Identity
 	log      *slog.Logger
 }
@@ -54,6 +55,10 @@ type Option func(*Runner)
 // WithPrefix sets the command prefix (default "/ai").
 func WithPrefix(p string) Option { return func(r *Runner) { r.prefix = p } }
 
+// WithTriggerLabel sets the issue label that starts a containerize when an
+// issue is opened with it or it is added (default "kubewright").
+func WithTriggerLabel(l string) Option { return func(r *Runner) { r.label = l } }
+
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(r *Runner) { r.log = l } }
 
@@ -62,7 +67,7 @@ func WithIdentity(id Identity) Option { return func(r *Runner) { r.bot = id } }
 
 // New returns a Runner.
 func New(clients Clients, v Validator, opts ...Option) *Runner {
-	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix,
+	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix, label: "kubewright",
 		bot: Identity{Name: "kubewright[bot]", Email: "kubewright[bot]@users.noreply.github.com"},
 		log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -85,6 +90,12 @@ func (r *Runner) Handle(ctx context.Context, d queue.Delivery) error {
 			return queue.Permanent(fmt.Errorf("decode issue_comment: %w", err))
 		}
 		err = r.onComment(ctx, log, d, &ev)
+	case "issues":
+		var ev github.IssuesEvent
+		if err := json.Unmarshal(d.Payload, &ev); err != nil {
+			return queue.Permanent(fmt.Errorf("decode issues: %w", err))
+		}
+		err = r.onIssue(ctx, log, d, &ev)
 	default:
 		// installation and pull_request events need no work yet: clients
 		// are created on demand and review comes with the review command.
@@ -148,11 +159,53 @@ func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delive
 	switch res.Command.Name {
 	case "containerize", "plan":
 		return r.containerize(ctx, log, gh, req)
+	case "validate":
+		return r.validatePR(ctx, gh, req)
 	default:
 		body := fmt.Sprintf("`%s %s` is not available yet in this version of kubewright.", r.prefix, res.Command.Name)
 		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
 		return err
 	}
+}
+
+// onIssue starts a containerize when an issue is opened with the trigger
+// label or the label is added, by someone allowed to run commands.
+func (r *Runner) onIssue(ctx context.Context, log *slog.Logger, d queue.Delivery, ev *github.IssuesEvent) error {
+	triggered := false
+	switch ev.GetAction() {
+	case "labeled":
+		triggered = ev.GetLabel().GetName() == r.label
+	case "opened":
+		for _, l := range ev.GetIssue().Labels {
+			triggered = triggered || l.GetName() == r.label
+		}
+	}
+	if !triggered || r.label == "" || isBot(ev.GetSender()) {
+		return nil
+	}
+	owner, name := ev.GetRepo().GetOwner().GetLogin(), ev.GetRepo().GetName()
+	gh, err := r.clients.Installation(d.Installation)
+	if err != nil {
+		return err
+	}
+	user := ev.GetSender().GetLogin()
+	ok, err := r.authorized(ctx, gh, owner, name, user)
+	if err != nil || !ok {
+		if !ok && err == nil {
+			log.Info("label ignored: sender lacks write permission", "user", user)
+		}
+		return err
+	}
+	req := request{owner: owner, name: name, issue: ev.GetIssue().GetNumber(), user: user, userID: ev.GetSender().GetID(),
+		defaultBranch: ev.GetRepo().GetDefaultBranch(), installation: d.Installation, cmd: &command.Command{Name: "containerize"}}
+	if req.defaultBranch == "" {
+		repo, _, err := gh.Repositories.Get(ctx, owner, name)
+		if err != nil {
+			return err
+		}
+		req.defaultBranch = repo.GetDefaultBranch()
+	}
+	return r.containerize(ctx, log, gh, req)
 }
 
 // request is one authorized command.

@@ -76,14 +76,25 @@ func newEnv(t *testing.T) *env {
 	return &env{fake: fake, runner: job.New(clients, v), issue: fake.AddIssue("acme", "shop")}
 }
 
+// commentOnPR posts body on the pull request e.issue.
+func (e *env) commentOnPR(t *testing.T, user, body string) error {
+	t.Helper()
+	return e.post(t, user, "User", body, true)
+}
+
 // comment posts body as user on the issue and runs the resulting delivery.
 func (e *env) comment(t *testing.T, user, userType, body string) error {
+	t.Helper()
+	return e.post(t, user, userType, body, false)
+}
+
+func (e *env) post(t *testing.T, user, userType, body string, onPR bool) error {
 	t.Helper()
 	id := e.fake.AddComment("acme", "shop", e.issue, user, body)
 	e.n++
 	ev := github.IssueCommentEvent{
 		Action: github.Ptr("created"),
-		Issue:  &github.Issue{Number: github.Ptr(e.issue)},
+		Issue:  issueFor(e.issue, onPR),
 		Comment: &github.IssueComment{ID: github.Ptr(id), Body: github.Ptr(body),
 			User: &github.User{Login: github.Ptr(user), ID: github.Ptr(int64(1000 + e.n)), Type: github.Ptr(userType)}},
 		Repo: &github.Repository{Name: github.Ptr("shop"), FullName: github.Ptr("acme/shop"), DefaultBranch: github.Ptr("main"),
@@ -182,5 +193,65 @@ func TestCommentsThatRunNothing(t *testing.T) {
 				t.Error("a pull request was opened")
 			}
 		})
+	}
+}
+
+// TestValidateCommandOnPullRequest: `/ai validate` on a pull request
+// validates its head and records a check run on that commit.
+func TestValidateCommandOnPullRequest(t *testing.T) {
+	e := newEnv(t)
+	if err := e.comment(t, "octocat", "User", "/ai containerize"); err != nil {
+		t.Fatal(err)
+	}
+	pr := e.fake.Pulls("acme", "shop")[0]
+	e.issue = pr.Number // comment on the pull request now
+	before := len(e.fake.CheckRuns("acme", "shop"))
+	if err := e.commentOnPR(t, "octocat", "/ai validate"); err != nil {
+		t.Fatal(err)
+	}
+	runs := e.fake.CheckRuns("acme", "shop")
+	if len(runs) != before+1 || runs[len(runs)-1].HeadSHA != pr.HeadSHA || runs[len(runs)-1].Conclusion != "success" {
+		t.Errorf("check runs %+v (head %s)", runs, pr.HeadSHA)
+	}
+	if c := e.lastComment(); !strings.Contains(c, "passes every validation stage") {
+		t.Errorf("comment %q", c)
+	}
+}
+
+func issueFor(n int, pr bool) *github.Issue {
+	is := &github.Issue{Number: github.Ptr(n)}
+	if pr {
+		is.PullRequestLinks = &github.PullRequestLinks{URL: github.Ptr(fmt.Sprintf("https://example.com/pulls/%d", n))}
+	}
+	return is
+}
+
+// TestTriggerLabel: adding the trigger label to an issue containerizes,
+// when the person who added it may run commands.
+func TestTriggerLabel(t *testing.T) {
+	e := newEnv(t)
+	label := func(sender string) error {
+		e.n++
+		payload, _ := json.Marshal(github.IssuesEvent{
+			Action: github.Ptr("labeled"), Label: &github.Label{Name: github.Ptr("kubewright")},
+			Issue: &github.Issue{Number: github.Ptr(e.issue)},
+			Repo: &github.Repository{Name: github.Ptr("shop"), FullName: github.Ptr("acme/shop"), DefaultBranch: github.Ptr("main"),
+				Owner: &github.User{Login: github.Ptr("acme")}},
+			Sender:       &github.User{Login: github.Ptr(sender), ID: github.Ptr(int64(5)), Type: github.Ptr("User")},
+			Installation: &github.Installation{ID: github.Ptr(int64(installation))},
+		})
+		return e.runner.Handle(context.Background(), queue.Delivery{ID: fmt.Sprintf("l-%d", e.n), Event: "issues", Installation: installation, Repo: "acme/shop", Payload: payload})
+	}
+	if err := label("mallory"); err != nil {
+		t.Fatal(err)
+	}
+	if len(e.fake.Pulls("acme", "shop")) != 0 {
+		t.Fatal("a read-only user's label opened a pull request")
+	}
+	if err := label("octocat"); err != nil {
+		t.Fatal(err)
+	}
+	if pulls := e.fake.Pulls("acme", "shop"); len(pulls) != 1 {
+		t.Fatalf("pulls %+v", pulls)
 	}
 }
