@@ -419,25 +419,6 @@ func TestSuggest(t *testing.T) {
 	}
 }
 
-func TestEditDistance(t *testing.T) {
-	tests := []struct {
-		a, b string
-		want int
-	}{
-		{"", "", 0}, {"a", "", 1}, {"", "abc", 3}, {"plan", "plan", 0},
-		{"paln", "plan", 1}, {"contanerize", "containerize", 1},
-		{"kitten", "sitting", 3}, {"ca", "abc", 3}, {"ééa", "éaé", 1},
-	}
-	for _, tc := range tests {
-		if got := editDistance(tc.a, tc.b); got != tc.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d", tc.a, tc.b, got, tc.want)
-		}
-		if got := editDistance(tc.b, tc.a); got != tc.want {
-			t.Errorf("editDistance(%q, %q) = %d, want %d (symmetry)", tc.b, tc.a, got, tc.want)
-		}
-	}
-}
-
 func TestCode(t *testing.T) {
 	if got, want := echo(strings.Repeat("a", 50)), "`"+strings.Repeat("a", maxEcho)+"…`"; got != want {
 		t.Errorf("echo shortens to %q, want %q", got, want)

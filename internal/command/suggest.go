@@ -1,5 +1,7 @@
 package command
 
+import "github.com/kubewright/kubewright/internal/textdist"
+
 // suggest returns the command word most probably meant, or "" when
 // nothing is close. A name (or alias) is close when its edit distance
 // (Damerau-Levenshtein, adjacent transpositions counting one) is at most
@@ -19,7 +21,7 @@ func suggest(table []Spec, word string) Name {
 	)
 	for _, s := range table {
 		for _, cand := range append([]string{string(s.Name)}, s.Aliases...) {
-			d := editDistance(word, cand)
+			d := textdist.Distance(word, cand)
 			pref := commonPrefix(word, cand)
 			near := d <= 2 && d < len([]rune(word)) || pref >= 4
 			if !near {
@@ -41,33 +43,4 @@ func commonPrefix(a, b string) int {
 		n++
 	}
 	return n
-}
-
-// editDistance is the optimal string alignment distance between a and b
-// over runes: insertions, deletions, substitutions and swaps of adjacent
-// runes each cost one.
-func editDistance(a, b string) int {
-	ra, rb := []rune(a), []rune(b)
-	// Three rows suffice: the swap looks two rows back.
-	prev2 := make([]int, len(rb)+1)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(ra); i++ {
-		cur[0] = i
-		for j := 1; j <= len(rb); j++ {
-			cost := 1
-			if ra[i-1] == rb[j-1] {
-				cost = 0
-			}
-			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
-			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
-				cur[j] = min(cur[j], prev2[j-2]+1)
-			}
-		}
-		prev2, prev, cur = prev, cur, prev2
-	}
-	return prev[len(rb)]
 }
