@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v88/github"
+	"github.com/riverqueue/river/rivertype"
 	"k8s.io/client-go/rest"
 
 	"github.com/kubewright/kubewright/internal/githubapp"
@@ -253,5 +255,38 @@ func TestTriggerLabel(t *testing.T) {
 	}
 	if pulls := e.fake.Pulls("acme", "shop"); len(pulls) != 1 {
 		t.Fatalf("pulls %+v", pulls)
+	}
+}
+
+// TestTransientAndRateLimitedFailures: a GitHub 5xx fails the attempt
+// (River retries it) and the retry still ends with one pull request; a
+// secondary rate limit snoozes the job for the Retry-After GitHub sent.
+func TestTransientAndRateLimitedFailures(t *testing.T) {
+	e := newEnv(t)
+	e.fake.FailNext("POST", "/repos/{owner}/{repo}/pulls", 502, nil)
+	err := e.comment(t, "octocat", "User", "/ai containerize")
+	var snooze *rivertype.JobSnoozeError
+	var cancel *rivertype.JobCancelError
+	if err == nil || errors.As(err, &snooze) || errors.As(err, &cancel) {
+		t.Fatalf("a 502 should fail the attempt for a retry, got %v", err)
+	}
+	if len(e.fake.Pulls("acme", "shop")) != 0 {
+		t.Fatal("a pull request was opened despite the 502")
+	}
+	// The retry (same delivery, same issue) succeeds and opens one PR.
+	if err := e.comment(t, "octocat", "User", "/ai containerize"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.fake.Pulls("acme", "shop")); n != 1 {
+		t.Fatalf("%d pull requests after the retry", n)
+	}
+
+	e.fake.FailNext("POST", "/repos/{owner}/{repo}/check-runs", 403, map[string]string{"Retry-After": "42"})
+	err = e.comment(t, "octocat", "User", "/ai containerize")
+	if !errors.As(err, &snooze) || snooze.Duration != 42*time.Second {
+		t.Fatalf("secondary rate limit: got %v, want a 42s snooze", err)
+	}
+	if n := len(e.fake.Pulls("acme", "shop")); n != 1 {
+		t.Errorf("%d pull requests, want the one updated", n)
 	}
 }
