@@ -41,7 +41,7 @@ type env struct {
 // newEnv starts the fake GitHub with the polyglot shop as acme/shop, an
 // ephemeral kube-apiserver for validation, and a Runner authenticated as
 // the App.
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -79,18 +79,18 @@ func newEnv(t *testing.T) *env {
 }
 
 // commentOnPR posts body on the pull request e.issue.
-func (e *env) commentOnPR(t *testing.T, user, body string) error {
+func (e *env) commentOnPR(t testing.TB, user, body string) error {
 	t.Helper()
 	return e.post(t, user, "User", body, true)
 }
 
 // comment posts body as user on the issue and runs the resulting delivery.
-func (e *env) comment(t *testing.T, user, userType, body string) error {
+func (e *env) comment(t testing.TB, user, userType, body string) error {
 	t.Helper()
 	return e.post(t, user, userType, body, false)
 }
 
-func (e *env) post(t *testing.T, user, userType, body string, onPR bool) error {
+func (e *env) post(t testing.TB, user, userType, body string, onPR bool) error {
 	t.Helper()
 	id := e.fake.AddComment("acme", "shop", e.issue, user, body)
 	e.n++
