@@ -24,6 +24,14 @@ type Repo struct {
 	// AllowWorkflows lets authors write under .github/workflows/.
 	AllowWorkflows bool     `json:"allowWorkflows,omitempty"`
 	Validate       Validate `json:"validate"`
+	Commands       Commands `json:"commands"`
+}
+
+// Commands configures who may run /ai commands besides the repository's
+// writers, maintainers and admins.
+type Commands struct {
+	// Teams are "org/team-slug" whose active members may run commands.
+	Teams []string `json:"teams,omitempty"`
 }
 
 // Validate configures `kubewright validate`.
@@ -65,7 +73,7 @@ func ParseRepo(name string, data []byte) (*Repo, error) {
 		}
 		hint := "fix the YAML"
 		if strings.Contains(msg, "unknown field") {
-			hint = "remove or correct the key; known keys are containerize.{services,env,registry,namespacePrefix,ingressHost,ingressClass,only,repoURL,branch}, validate.{rules,allowedSources,crds} and allowWorkflows"
+			hint = "remove or correct the key; known keys are containerize.{services,env,registry,namespacePrefix,ingressHost,ingressClass,only,repoURL,branch}, validate.{rules,allowedSources,crds}, commands.teams and allowWorkflows"
 		}
 		return nil, fmt.Errorf("%s: %s (%s)", loc, cleanYAMLError(msg), hint)
 	}
@@ -74,6 +82,11 @@ func ParseRepo(name string, data []byte) (*Repo, error) {
 		case "dockerfile", "k8s", "gitops":
 		default:
 			return nil, fmt.Errorf("%s: containerize.only has %q (use dockerfile, k8s or gitops)", name, o)
+		}
+	}
+	for _, team := range c.Commands.Teams {
+		if org, slug, ok := strings.Cut(team, "/"); !ok || org == "" || slug == "" || strings.Contains(slug, "/") {
+			return nil, fmt.Errorf("%s: commands.teams has %q (use org/team-slug)", name, team)
 		}
 	}
 	for id, sev := range c.Validate.Rules {

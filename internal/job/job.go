@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/kubewright/kubewright/internal/command"
+	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/githubapp"
 	"github.com/kubewright/kubewright/internal/queue"
 	"github.com/kubewright/kubewright/internal/validate"
@@ -132,13 +133,21 @@ func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delive
 		return err
 	}
 	user := c.GetUser().GetLogin()
-	allowed, err := r.authorized(ctx, gh, owner, name, user)
+	defaultBranch := ev.GetRepo().GetDefaultBranch()
+	if defaultBranch == "" {
+		repo, _, err := gh.Repositories.Get(ctx, owner, name)
+		if err != nil {
+			return err
+		}
+		defaultBranch = repo.GetDefaultBranch()
+	}
+	allowed, err := r.authorized(ctx, gh, owner, name, user, defaultBranch)
 	if err != nil {
 		return err
 	}
 	if !allowed {
 		log.Info("refused: commenter lacks write permission", "user", user)
-		body := fmt.Sprintf("Sorry @%s, `%s %s` needs write, maintain or admin permission on this repository, so nothing was run.", user, r.prefix, res.Command.Name)
+		body := fmt.Sprintf("Sorry @%s, `%s %s` needs write, maintain or admin permission on this repository (or membership of a team listed under commands.teams in .github/kubewright.yaml), so nothing was run.", user, r.prefix, res.Command.Name)
 		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
 		return err
 	}
@@ -147,14 +156,7 @@ func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delive
 	}
 	req := request{
 		owner: owner, name: name, issue: issue, user: user, userID: c.GetUser().GetID(),
-		defaultBranch: ev.GetRepo().GetDefaultBranch(), installation: d.Installation, cmd: res.Command,
-	}
-	if req.defaultBranch == "" {
-		repo, _, err := gh.Repositories.Get(ctx, owner, name)
-		if err != nil {
-			return err
-		}
-		req.defaultBranch = repo.GetDefaultBranch()
+		defaultBranch: defaultBranch, installation: d.Installation, cmd: res.Command,
 	}
 	switch res.Command.Name {
 	case "containerize", "plan":
@@ -189,22 +191,23 @@ func (r *Runner) onIssue(ctx context.Context, log *slog.Logger, d queue.Delivery
 		return err
 	}
 	user := ev.GetSender().GetLogin()
-	ok, err := r.authorized(ctx, gh, owner, name, user)
-	if err != nil || !ok {
-		if !ok && err == nil {
-			log.Info("label ignored: sender lacks write permission", "user", user)
-		}
-		return err
-	}
-	req := request{owner: owner, name: name, issue: ev.GetIssue().GetNumber(), user: user, userID: ev.GetSender().GetID(),
-		defaultBranch: ev.GetRepo().GetDefaultBranch(), installation: d.Installation, cmd: &command.Command{Name: "containerize"}}
-	if req.defaultBranch == "" {
+	defaultBranch := ev.GetRepo().GetDefaultBranch()
+	if defaultBranch == "" {
 		repo, _, err := gh.Repositories.Get(ctx, owner, name)
 		if err != nil {
 			return err
 		}
-		req.defaultBranch = repo.GetDefaultBranch()
+		defaultBranch = repo.GetDefaultBranch()
 	}
+	ok, err := r.authorized(ctx, gh, owner, name, user, defaultBranch)
+	if err != nil || !ok {
+		if !ok && err == nil {
+			log.Info("label ignored: sender may not run commands", "user", user)
+		}
+		return err
+	}
+	req := request{owner: owner, name: name, issue: ev.GetIssue().GetNumber(), user: user, userID: ev.GetSender().GetID(),
+		defaultBranch: defaultBranch, installation: d.Installation, cmd: &command.Command{Name: "containerize"}}
 	return r.containerize(ctx, log, gh, req)
 }
 
@@ -221,24 +224,58 @@ type request struct {
 
 func (q request) fullName() string { return q.owner + "/" + q.name }
 
-// authorized: write, maintain or admin on the repository.
-func (r *Runner) authorized(ctx context.Context, gh *github.Client, owner, name, user string) (bool, error) {
+// authorized: write, maintain or admin on the repository, or an active
+// member of a team the repository's config (default branch) lists.
+func (r *Runner) authorized(ctx context.Context, gh *github.Client, owner, name, user, defaultBranch string) (bool, error) {
 	perm, resp, err := gh.Repositories.GetPermissionLevel(ctx, owner, name, user)
-	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusNotFound {
-			return false, nil
-		}
+	if err != nil && (resp == nil || resp.StatusCode != http.StatusNotFound) {
 		return false, err
 	}
-	switch perm.GetRoleName() {
-	case "admin", "maintain", "write":
-		return true, nil
+	if err == nil {
+		switch perm.GetRoleName() {
+		case "admin", "maintain", "write":
+			return true, nil
+		}
+		switch perm.GetPermission() {
+		case "admin", "write":
+			return true, nil
+		}
 	}
-	switch perm.GetPermission() {
-	case "admin", "write":
-		return true, nil
+	cfg, err := repoConfig(ctx, gh, owner, name, defaultBranch)
+	if err != nil {
+		return false, err
+	}
+	for _, team := range cfg.Commands.Teams {
+		org, slug, _ := strings.Cut(team, "/")
+		m, resp, err := gh.Teams.GetTeamMembershipBySlug(ctx, org, slug, user)
+		if err != nil {
+			if resp != nil && resp.StatusCode == http.StatusNotFound {
+				continue
+			}
+			return false, err
+		}
+		if m.GetState() == "active" {
+			return true, nil
+		}
 	}
 	return false, nil
+}
+
+// repoConfig reads .github/kubewright.yaml from the default branch, never
+// from a pull request branch; a missing file is the empty configuration.
+func repoConfig(ctx context.Context, gh *github.Client, owner, name, ref string) (*config.Repo, error) {
+	file, _, resp, err := gh.Repositories.GetContents(ctx, owner, name, config.RepoConfigPath, &github.RepositoryContentGetOptions{Ref: ref})
+	if err != nil {
+		if resp != nil && resp.StatusCode == http.StatusNotFound {
+			return &config.Repo{}, nil
+		}
+		return nil, err
+	}
+	content, err := file.GetContent()
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", config.RepoConfigPath, err)
+	}
+	return config.ParseRepo(config.RepoConfigPath, []byte(content))
 }
 
 func isBot(u *github.User) bool {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -41,7 +42,11 @@ type env struct {
 // newEnv starts the fake GitHub with the polyglot shop as acme/shop, an
 // ephemeral kube-apiserver for validation, and a Runner authenticated as
 // the App.
-func newEnv(t testing.TB) *env {
+func newEnv(t testing.TB) *env { return newEnvWithConfig(t, "") }
+
+// newEnvWithConfig is newEnv with .github/kubewright.yaml committed on the
+// default branch when repoConfig is not empty.
+func newEnvWithConfig(t testing.TB, repoConfig string) *env {
 	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -50,7 +55,19 @@ func newEnv(t testing.TB) *env {
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	fake := githubfake.New(t, githubfake.WithApp(githubfake.App{ID: appID, PublicKey: &key.PublicKey}))
 	fake.AddInstallation(installation, "acme")
-	fake.AddRepo("acme", "shop", filepath.Join("..", "..", "testdata", "repos", "polyglot-shop"))
+	src := filepath.Join("..", "..", "testdata", "repos", "polyglot-shop")
+	if repoConfig != "" {
+		dir := filepath.Join(t.TempDir(), "shop")
+		if out, err := exec.Command("cp", "-R", src, dir).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		os.MkdirAll(filepath.Join(dir, ".github"), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, ".github", "kubewright.yaml"), []byte(repoConfig), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		src = dir
+	}
+	fake.AddRepo("acme", "shop", src)
 	fake.SetPermission("acme", "shop", "octocat", "write")
 	fake.SetPermission("acme", "shop", "mallory", "read")
 	clients, err := githubapp.NewClients(appID, pemKey, githubapp.EndpointsFor(fake.URL))
@@ -288,5 +305,26 @@ func TestTransientAndRateLimitedFailures(t *testing.T) {
 	}
 	if n := len(e.fake.Pulls("acme", "shop")); n != 1 {
 		t.Errorf("%d pull requests, want the one updated", n)
+	}
+}
+
+// TestTeamMembersMayRunCommands: an active member of a team listed in the
+// default branch's .github/kubewright.yaml may run commands without
+// repository write permission; a read-only non-member may not.
+func TestTeamMembersMayRunCommands(t *testing.T) {
+	e := newEnvWithConfig(t, "commands:\n  teams: [acme/platform]\n")
+	e.fake.SetPermission("acme", "shop", "tina", "read")
+	e.fake.SetTeamMember("acme", "platform", "tina", "member")
+	if err := e.comment(t, "mallory", "User", "/ai plan"); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.lastComment(); !strings.Contains(c, "needs write, maintain or admin permission") {
+		t.Errorf("mallory: %q", c)
+	}
+	if err := e.comment(t, "tina", "User", "/ai plan"); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.lastComment(); !strings.Contains(c, "### kubewright plan") {
+		t.Errorf("tina (team member): %q", c)
 	}
 }
