@@ -70,9 +70,14 @@ func NewServer(ctx context.Context, cfg config.Server, log *slog.Logger) (*Serve
 	} else {
 		log.Warn("server-side dry-run disabled: no kube-apiserver binaries (set KUBEWRIGHT_ASSETS)")
 	}
+	// The runner cancels through the queue it runs in; the queue is opened
+	// with the runner, so the canceller refers to it once it exists.
+	canceller := job.CancellerFunc(func(ctx context.Context, subject, except string) (int, error) {
+		return s.queue.CancelSubject(ctx, subject, except)
+	})
 	runner := job.New(clients, func(ctx context.Context, dir string) (*validate.Report, error) {
 		return validate.Validate(ctx, dir, vopts)
-	}, job.WithPrefix(cfg.Prefix), job.WithTriggerLabel(cfg.TriggerLabel), job.WithLogger(log))
+	}, job.WithPrefix(cfg.Prefix), job.WithTriggerLabel(cfg.TriggerLabel), job.WithCanceller(canceller), job.WithLogger(log))
 
 	qopts := queue.Options{Workers: cfg.Workers}
 	if cfg.DatabaseURL != "" {
@@ -152,7 +157,7 @@ type sink struct{ q *queue.Queue }
 var _ githubapp.Sink = sink{}
 
 func (k sink) Accept(ctx context.Context, d githubapp.Delivery) (githubapp.Outcome, error) {
-	dup, err := k.q.Enqueue(ctx, queue.Delivery{ID: d.ID, Event: d.Event, Installation: d.Installation, Repo: d.Repo, Payload: d.Raw})
+	dup, err := k.q.Enqueue(ctx, queue.Delivery{ID: d.ID, Event: d.Event, Installation: d.Installation, Repo: d.Repo, Subject: d.Subject, Payload: d.Raw})
 	if err != nil {
 		return 0, err
 	}

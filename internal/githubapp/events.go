@@ -1,6 +1,10 @@
 package githubapp
 
-import "github.com/google/go-github/v88/github"
+import (
+	"fmt"
+
+	"github.com/google/go-github/v88/github"
+)
 
 // The events kubewright subscribes to, and which of their actions it acts
 // on. Everything else is acknowledged (202) and dropped at the door.
@@ -73,6 +77,26 @@ func subject(payload any) (installation int64, repo string) {
 		repo = fullName(e.GetRepo())
 	}
 	return installation, repo
+}
+
+// issueSubject is "owner/name#number" for issue, comment and pull request
+// events, "" otherwise.
+func issueSubject(repo string, payload any) string {
+	n := 0
+	switch e := payload.(type) {
+	case *github.IssueCommentEvent:
+		n = e.GetIssue().GetNumber()
+	case *github.IssuesEvent:
+		n = e.GetIssue().GetNumber()
+	case *github.PullRequestEvent:
+		n = e.GetNumber()
+	case *github.PullRequestReviewCommentEvent:
+		n = e.GetPullRequest().GetNumber()
+	}
+	if repo == "" || n == 0 {
+		return ""
+	}
+	return fmt.Sprintf("%s#%d", repo, n)
 }
 
 func fullName(r *github.Repository) string {

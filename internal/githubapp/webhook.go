@@ -45,6 +45,9 @@ type Delivery struct {
 	Installation int64
 	// Repo is "owner/name", or empty for installation-wide events.
 	Repo string
+	// Subject is "owner/name#number" for events about an issue or pull
+	// request, so the queue can find (and cancel) the jobs of one issue.
+	Subject string
 	// Payload is the event parsed by go-github (*github.IssueCommentEvent, ...).
 	Payload any
 	// Raw is the JSON payload exactly as GitHub sent it (for form-encoded
@@ -255,7 +258,7 @@ func (h *handler) intake(w http.ResponseWriter, r *http.Request, event, delivery
 	}
 
 	installation, repo := subject(payload)
-	d := &Delivery{ID: deliveryID, Event: event, Installation: installation, Repo: repo, Payload: payload, Raw: raw}
+	d := &Delivery{ID: deliveryID, Event: event, Installation: installation, Repo: repo, Subject: issueSubject(repo, payload), Payload: payload, Raw: raw}
 
 	if _, ok := payload.(*github.PingEvent); ok {
 		// Nothing to do durably: GitHub sends ping when the hook is

@@ -41,11 +41,42 @@ type Runner struct {
 	validate Validator
 	prefix   string
 	label    string
+	cancel   Canceller
 	bot      Identity
 	log      *slog.Logger
 }
 
-var _ queue.Handler = (*Runner)(nil)
+var (
+	_ queue.Handler    = (*Runner)(nil)
+	_ queue.Serializer = (*Runner)(nil)
+)
+
+// Exclusive: every job holds its repository except `/ai cancel`, which must
+// reach the job it cancels while that job holds the repository.
+func (r *Runner) Exclusive(d queue.Delivery) bool {
+	if d.Event != "issue_comment" {
+		return true
+	}
+	var ev github.IssueCommentEvent
+	if json.Unmarshal(d.Payload, &ev) != nil {
+		return true
+	}
+	res := command.Parse(ev.GetComment().GetBody(), command.Options{Prefix: r.prefix, Context: command.Anywhere})
+	return res.Kind != command.KindCommand || res.Command.Name != "cancel"
+}
+
+// Canceller cancels the queued and running jobs of one issue or pull
+// request ("owner/name#number"), except one delivery.
+type Canceller interface {
+	CancelSubject(ctx context.Context, subject, except string) (int, error)
+}
+
+// CancellerFunc adapts a function to Canceller.
+type CancellerFunc func(ctx context.Context, subject, except string) (int, error)
+
+func (f CancellerFunc) CancelSubject(ctx context.Context, subject, except string) (int, error) {
+	return f(ctx, subject, except)
+}
 
 // Identity is the App's bot account, the author of its commits.
 type Identity struct{ Name, Email string }
@@ -59,6 +90,9 @@ func WithPrefix(p string) Option { return func(r *Runner) { r.prefix = p } }
 // WithTriggerLabel sets the issue label that starts a containerize when an
 // issue is opened with it or it is added (default "kubewright").
 func WithTriggerLabel(l string) Option { return func(r *Runner) { r.label = l } }
+
+// WithCanceller enables `/ai cancel` (the queue).
+func WithCanceller(c Canceller) Option { return func(r *Runner) { r.cancel = c } }
 
 // WithLogger sets the logger.
 func WithLogger(l *slog.Logger) Option { return func(r *Runner) { r.log = l } }
@@ -163,6 +197,8 @@ func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delive
 		return r.containerize(ctx, log, gh, req)
 	case "validate":
 		return r.validatePR(ctx, gh, req)
+	case "cancel":
+		return r.cancelJobs(ctx, gh, req, d)
 	default:
 		body := fmt.Sprintf("`%s %s` is not available yet in this version of kubewright.", r.prefix, res.Command.Name)
 		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
@@ -209,6 +245,25 @@ func (r *Runner) onIssue(ctx context.Context, log *slog.Logger, d queue.Delivery
 	req := request{owner: owner, name: name, issue: ev.GetIssue().GetNumber(), user: user, userID: ev.GetSender().GetID(),
 		defaultBranch: defaultBranch, installation: d.Installation, cmd: &command.Command{Name: "containerize"}}
 	return r.containerize(ctx, log, gh, req)
+}
+
+// cancelJobs cancels the other queued and running jobs of this issue.
+func (r *Runner) cancelJobs(ctx context.Context, gh *github.Client, q request, d queue.Delivery) error {
+	if r.cancel == nil {
+		return r.comment(ctx, gh, q, "This kubewright runs without a queue, so there is nothing to cancel.")
+	}
+	subject := d.Subject
+	if subject == "" {
+		subject = fmt.Sprintf("%s#%d", q.fullName(), q.issue)
+	}
+	n, err := r.cancel.CancelSubject(ctx, subject, d.ID)
+	if err != nil {
+		return err
+	}
+	if n == 0 {
+		return r.comment(ctx, gh, q, "Nothing to cancel: no kubewright job is queued or running for this issue.")
+	}
+	return r.comment(ctx, gh, q, fmt.Sprintf("Cancelled %d kubewright job(s) for this issue. A pull request already opened stays as it is.", n))
 }
 
 // request is one authorized command.

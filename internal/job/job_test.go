@@ -35,8 +35,10 @@ const (
 type env struct {
 	fake   *githubfake.Server
 	runner *job.Runner
-	issue  int
-	n      int
+	// rebuild makes another Runner on the same fake with extra options.
+	rebuild func(opts ...job.Option) *job.Runner
+	issue   int
+	n       int
 }
 
 // newEnv starts the fake GitHub with the polyglot shop as acme/shop, an
@@ -92,7 +94,8 @@ func newEnvWithConfig(t testing.TB, repoConfig string) *env {
 		return validate.Validate(ctx, dir, validate.Options{CRDs: crds, DryRun: validate.DryRunCheck{
 			Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}})
 	}
-	return &env{fake: fake, runner: job.New(clients, v), issue: fake.AddIssue("acme", "shop")}
+	rebuild := func(opts ...job.Option) *job.Runner { return job.New(clients, v, opts...) }
+	return &env{fake: fake, runner: rebuild(), rebuild: rebuild, issue: fake.AddIssue("acme", "shop")}
 }
 
 // commentOnPR posts body on the pull request e.issue.
@@ -326,5 +329,49 @@ func TestTeamMembersMayRunCommands(t *testing.T) {
 	}
 	if c := e.lastComment(); !strings.Contains(c, "### kubewright plan") {
 		t.Errorf("tina (team member): %q", c)
+	}
+}
+
+type fakeCanceller struct {
+	subject, except string
+	n               int
+}
+
+var _ job.Canceller = (*fakeCanceller)(nil)
+
+func (f *fakeCanceller) CancelSubject(_ context.Context, subject, except string) (int, error) {
+	f.subject, f.except = subject, except
+	return f.n, nil
+}
+
+// TestCancelCommand: `/ai cancel` asks the queue to cancel this issue's
+// other jobs (not itself), never waits for the repository, and says what
+// it did.
+func TestCancelCommand(t *testing.T) {
+	e := newEnv(t)
+	c := &fakeCanceller{n: 2}
+	e.runner = e.rebuild(job.WithCanceller(c))
+	if !e.runner.Exclusive(queue.Delivery{Event: "issues"}) {
+		t.Error("ordinary deliveries must hold the repository")
+	}
+	if err := e.comment(t, "octocat", "User", "/ai cancel"); err != nil {
+		t.Fatal(err)
+	}
+	if c.subject != fmt.Sprintf("acme/shop#%d", e.issue) || c.except != fmt.Sprintf("d-%d", e.n) {
+		t.Errorf("cancelled subject %q except %q", c.subject, c.except)
+	}
+	if got := e.lastComment(); !strings.Contains(got, "Cancelled 2 kubewright job(s)") {
+		t.Errorf("reply %q", got)
+	}
+	payload, _ := json.Marshal(github.IssueCommentEvent{Comment: &github.IssueComment{Body: github.Ptr("/ai cancel")}})
+	if e.runner.Exclusive(queue.Delivery{Event: "issue_comment", Payload: payload}) {
+		t.Error("a cancel must not wait for the repository")
+	}
+	c.n = 0
+	if err := e.comment(t, "mallory", "User", "/ai cancel"); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.lastComment(); !strings.Contains(got, "needs write, maintain or admin permission") {
+		t.Errorf("unauthorized cancel: %q", got)
 	}
 }

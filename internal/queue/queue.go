@@ -31,17 +31,27 @@ import (
 type Delivery struct {
 	// ID is unique per delivery (X-GitHub-Delivery); a second Enqueue with
 	// the same ID is a duplicate and runs nothing.
-	ID           string          `json:"id" river:"unique"`
-	Event        string          `json:"event"`
-	Installation int64           `json:"installation"`
-	Repo         string          `json:"repo"`
-	Payload      json.RawMessage `json:"payload"`
+	ID           string `json:"id" river:"unique"`
+	Event        string `json:"event"`
+	Installation int64  `json:"installation"`
+	Repo         string `json:"repo"`
+	// Subject is "owner/name#number" when the delivery is about one issue
+	// or pull request; CancelSubject finds jobs by it.
+	Subject string          `json:"subject,omitempty"`
+	Payload json.RawMessage `json:"payload"`
 }
 
 // Handler runs a delivery. Returning an error marks the attempt failed and
 // River retries with backoff; wrap with Permanent to stop retrying.
 type Handler interface {
 	Handle(ctx context.Context, d Delivery) error
+}
+
+// Serializer is optionally implemented by a Handler to say that a delivery
+// must not wait for the other jobs of its repository (a cancel must reach
+// the job it cancels, which holds the repository).
+type Serializer interface {
+	Exclusive(d Delivery) bool
 }
 
 // HandlerFunc adapts a function to Handler.
@@ -61,6 +71,14 @@ type deliveryArgs struct {
 }
 
 func (deliveryArgs) Kind() string { return "kubewright.delivery" }
+
+// subjectTag is the River tag of a subject (tags allow only word
+// characters and dashes).
+func subjectTag(subject string) string {
+	h := fnv.New64a()
+	h.Write([]byte(subject))
+	return fmt.Sprintf("subject-%016x", h.Sum64())
+}
 
 func (deliveryArgs) InsertOpts() river.InsertOpts {
 	return river.InsertOpts{
@@ -89,6 +107,7 @@ type Options struct {
 // Queue is a started or startable durable queue.
 type Queue struct {
 	insert func(ctx context.Context, d Delivery) (bool, error)
+	cancel func(ctx context.Context, subject, except string) (int, error)
 	start  func(ctx context.Context) error
 	stop   func(ctx context.Context) error
 	ping   func(ctx context.Context) error
@@ -181,6 +200,11 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handle
 		params := make([]river.InsertManyParams, len(ds))
 		for i, d := range ds {
 			params[i] = river.InsertManyParams{Args: deliveryArgs{d}}
+			if d.Subject != "" {
+				opts := deliveryArgs{}.InsertOpts()
+				opts.Tags = []string{subjectTag(d.Subject)}
+				params[i].InsertOpts = &opts
+			}
 		}
 		res, err := client.InsertMany(ctx, params)
 		if err != nil {
@@ -195,7 +219,26 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handle
 	b := newBatcher(insertMany)
 	return &Queue{
 		insert: b.insert,
-		start:  client.Start,
+		cancel: func(ctx context.Context, subject, except string) (int, error) {
+			res, err := client.JobList(ctx, river.NewJobListParams().Kinds(deliveryArgs{}.Kind()).TagsAny(subjectTag(subject)).
+				States(rivertype.JobStateAvailable, rivertype.JobStateScheduled, rivertype.JobStateRetryable, rivertype.JobStateRunning, rivertype.JobStatePending).First(100))
+			if err != nil {
+				return 0, err
+			}
+			n := 0
+			for _, j := range res.Jobs {
+				var args deliveryArgs
+				if err := json.Unmarshal(j.EncodedArgs, &args); err != nil || args.ID == except || args.Subject != subject {
+					continue
+				}
+				if _, err := client.JobCancel(ctx, j.ID); err != nil {
+					return n, err
+				}
+				n++
+			}
+			return n, nil
+		},
+		start: client.Start,
 		stop: func(ctx context.Context) error {
 			b.close()
 			return client.Stop(ctx)
@@ -216,6 +259,17 @@ func (q *Queue) Enqueue(ctx context.Context, d Delivery) (duplicate bool, err er
 		return false, fmt.Errorf("enqueue delivery %s: %w", d.ID, err)
 	}
 	return dup, nil
+}
+
+// CancelSubject cancels the queued and running jobs of one issue or pull
+// request ("owner/name#number"), except the delivery except (the cancel
+// itself), and reports how many it cancelled. Running jobs see their
+// context cancelled.
+func (q *Queue) CancelSubject(ctx context.Context, subject, except string) (int, error) {
+	if subject == "" {
+		return 0, errors.New("cancel: no subject")
+	}
+	return q.cancel(ctx, subject, except)
 }
 
 // Start begins working jobs until Stop.
@@ -239,7 +293,11 @@ type deliveryWorker struct {
 
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
 	d := job.Args.Delivery
-	if d.Repo != "" {
+	exclusive := true
+	if s, ok := w.h.(Serializer); ok {
+		exclusive = s.Exclusive(d)
+	}
+	if d.Repo != "" && exclusive {
 		unlock, ok, err := w.locks.tryLock(ctx, d.Repo)
 		if err != nil {
 			return err

@@ -312,3 +312,83 @@ func TestConcurrentSameDeliveryOneJob(t *testing.T) {
 		t.Errorf("runs %v", rec.runs)
 	}
 }
+
+// TestCancelSubject: queued jobs of an issue are cancelled before they
+// run, and a running one sees its context cancelled; other issues and the
+// cancel delivery itself are untouched.
+func TestCancelSubject(t *testing.T) {
+	ctx := context.Background()
+	started := make(chan string, 10)
+	ran := make(chan string, 10)
+	h := HandlerFunc(func(ctx context.Context, d Delivery) error {
+		started <- d.ID
+		if d.ID == "long" {
+			select {
+			case <-ctx.Done():
+				ran <- "long:cancelled"
+				return ctx.Err()
+			case <-time.After(20 * time.Second):
+			}
+		}
+		ran <- d.ID
+		return nil
+	})
+	q, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "q.db"), h, Options{Workers: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk := func(id, subject string) Delivery {
+		return Delivery{ID: id, Event: "issue_comment", Repo: "acme/shop", Subject: subject, Payload: []byte(`{}`)}
+	}
+	for _, d := range []Delivery{mk("queued-1", "acme/shop#1"), mk("queued-2", "acme/shop#1"), mk("other", "acme/shop#2"), mk("cancel", "acme/shop#1")} {
+		if _, err := q.Enqueue(ctx, d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := q.CancelSubject(ctx, "acme/shop#1", "cancel")
+	if err != nil || n != 2 {
+		t.Fatalf("cancelled %d, %v; want 2", n, err)
+	}
+	if err := q.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for i := 0; i < 2; i++ {
+		select {
+		case id := <-ran:
+			got[id] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("ran %v", got)
+		}
+	}
+	if !got["other"] || !got["cancel"] {
+		t.Errorf("ran %v, want other and cancel only", got)
+	}
+
+	// A running job is cancelled through its context.
+	if _, err := q.Enqueue(ctx, mk("long", "acme/shop#3")); err != nil {
+		t.Fatal(err)
+	}
+	for id := range started {
+		if id == "long" {
+			break
+		}
+	}
+	if n, err := q.CancelSubject(ctx, "acme/shop#3", ""); err != nil || n != 1 {
+		t.Fatalf("cancel running: %d %v", n, err)
+	}
+	select {
+	case r := <-ran:
+		if r != "long:cancelled" {
+			t.Errorf("running job ended with %q", r)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the running job was not cancelled")
+	}
+	select {
+	case id := <-ran:
+		t.Errorf("%s ran after being cancelled", id)
+	case <-time.After(500 * time.Millisecond):
+	}
+	stop(t, q)
+}
