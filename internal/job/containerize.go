@@ -22,6 +22,12 @@ const maxAnnotations = 50
 // The workspace is a clone of the default branch, so the repository's
 // .github/kubewright.yaml is read from there, never from a PR branch.
 func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.Client, q request) error {
+	plan := q.cmd.Name == "plan"
+	if !plan {
+		if err := r.setStatus(ctx, gh, q, q.delivery, "🔄 In progress: analyzing the repository, writing and validating the files."); err != nil {
+			return err
+		}
+	}
 	token, err := r.clients.Token(ctx, q.installation)
 	if err != nil {
 		return err
@@ -31,7 +37,6 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 		return err
 	}
 	defer ws.Close()
-	plan := q.cmd.Name == "plan"
 	branch := fmt.Sprintf("kubewright/containerize-%d", q.issue)
 	if !plan {
 		if err := ws.Branch(branch); err != nil {
@@ -44,7 +49,11 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 	if err != nil {
 		// The repository's own files are at fault (bad config, unknown
 		// service): say so on the issue and stop.
-		return r.comment(ctx, gh, q, fmt.Sprintf("kubewright could not containerize this repository: %s", safe(err)))
+		msg := fmt.Sprintf("kubewright could not containerize this repository: %s", safe(err))
+		if plan {
+			return r.comment(ctx, gh, q, msg)
+		}
+		return r.finishStatus(ctx, gh, q, q.delivery, "❌ "+msg)
 	}
 	if plan {
 		return r.comment(ctx, gh, q, planComment(result))
@@ -56,7 +65,7 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 		}
 	}
 	if changed == 0 {
-		return r.comment(ctx, gh, q, "Nothing to add: every file kubewright would write already exists. Use `kubewright containerize --force` locally to regenerate them.")
+		return r.finishStatus(ctx, gh, q, q.delivery, "✅ Nothing to add: every file kubewright would write already exists. Use `kubewright containerize --force` locally to regenerate them.")
 	}
 	report, err := r.validate(ctx, ws.Dir())
 	if err != nil {
@@ -88,7 +97,7 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 	if failed {
 		state = "Validation found errors, so it is a draft; the findings are listed in it."
 	}
-	return r.comment(ctx, gh, q, fmt.Sprintf("Opened %s: %s", pr.GetHTMLURL(), state))
+	return r.finishStatus(ctx, gh, q, q.delivery, fmt.Sprintf("✅ Opened %s: %s", pr.GetHTMLURL(), state))
 }
 
 // upsertPR updates the open pull request of branch, or opens one: a

@@ -42,6 +42,7 @@ type Runner struct {
 	prefix   string
 	label    string
 	cancel   Canceller
+	status   statusComments
 	bot      Identity
 	log      *slog.Logger
 }
@@ -102,7 +103,7 @@ func WithIdentity(id Identity) Option { return func(r *Runner) { r.bot = id } }
 
 // New returns a Runner.
 func New(clients Clients, v Validator, opts ...Option) *Runner {
-	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix, label: "kubewright",
+	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix, label: "kubewright", status: statusComments{ids: map[string]statusRef{}},
 		bot: Identity{Name: "kubewright[bot]", Email: "kubewright[bot]@users.noreply.github.com"},
 		log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -190,7 +191,7 @@ func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delive
 	}
 	req := request{
 		owner: owner, name: name, issue: issue, user: user, userID: c.GetUser().GetID(),
-		defaultBranch: defaultBranch, installation: d.Installation, cmd: res.Command,
+		defaultBranch: defaultBranch, installation: d.Installation, cmd: res.Command, delivery: d.ID,
 	}
 	switch res.Command.Name {
 	case "containerize", "plan":
@@ -243,7 +244,7 @@ func (r *Runner) onIssue(ctx context.Context, log *slog.Logger, d queue.Delivery
 		return err
 	}
 	req := request{owner: owner, name: name, issue: ev.GetIssue().GetNumber(), user: user, userID: ev.GetSender().GetID(),
-		defaultBranch: defaultBranch, installation: d.Installation, cmd: &command.Command{Name: "containerize"}}
+		defaultBranch: defaultBranch, installation: d.Installation, cmd: &command.Command{Name: "containerize"}, delivery: d.ID}
 	return r.containerize(ctx, log, gh, req)
 }
 
@@ -275,6 +276,8 @@ type request struct {
 	defaultBranch string
 	installation  int64
 	cmd           *command.Command
+	// delivery identifies the job's status comment.
+	delivery string
 }
 
 func (q request) fullName() string { return q.owner + "/" + q.name }

@@ -375,3 +375,36 @@ func TestCancelCommand(t *testing.T) {
 		t.Errorf("unauthorized cancel: %q", got)
 	}
 }
+
+// TestStatusComment: a waiting containerize shows its queue position in a
+// status comment that then shows progress and ends with the result, all
+// in one comment.
+func TestStatusComment(t *testing.T) {
+	e := newEnv(t)
+	id := e.fake.AddComment("acme", "shop", e.issue, "octocat", "/ai containerize")
+	payload, _ := json.Marshal(github.IssueCommentEvent{
+		Action: github.Ptr("created"), Issue: &github.Issue{Number: github.Ptr(e.issue)},
+		Comment: &github.IssueComment{ID: github.Ptr(id), Body: github.Ptr("/ai containerize"),
+			User: &github.User{Login: github.Ptr("octocat"), ID: github.Ptr(int64(1)), Type: github.Ptr("User")}},
+		Repo: &github.Repository{Name: github.Ptr("shop"), FullName: github.Ptr("acme/shop"), DefaultBranch: github.Ptr("main"),
+			Owner: &github.User{Login: github.Ptr("acme")}},
+		Installation: &github.Installation{ID: github.Ptr(int64(installation))},
+	})
+	d := queue.Delivery{ID: "status-1", Event: "issue_comment", Installation: installation, Repo: "acme/shop", Payload: payload}
+	ctx := context.Background()
+	e.runner.Waiting(ctx, d, 2)
+	if c := e.lastComment(); !strings.Contains(c, "Queued: 2 kubewright job(s)") {
+		t.Fatalf("status %q", c)
+	}
+	n := len(e.fake.Comments("acme", "shop"))
+	e.runner.Waiting(ctx, d, 1)
+	if c := e.lastComment(); !strings.Contains(c, "Queued: 1 ") || len(e.fake.Comments("acme", "shop")) != n {
+		t.Fatalf("status not edited in place: %q (%d comments, was %d)", c, len(e.fake.Comments("acme", "shop")), n)
+	}
+	if err := e.runner.Handle(ctx, d); err != nil {
+		t.Fatal(err)
+	}
+	if c := e.lastComment(); !strings.HasPrefix(c, "✅ Opened ") || len(e.fake.Comments("acme", "shop")) != n {
+		t.Errorf("final status %q (%d comments, was %d)", c, len(e.fake.Comments("acme", "shop")), n)
+	}
+}

@@ -54,6 +54,13 @@ type Serializer interface {
 	Exclusive(d Delivery) bool
 }
 
+// Waiter is optionally implemented by a Handler to learn that a delivery
+// waits for its repository, and how many jobs of that repository are ahead
+// of it (running or queued before it).
+type Waiter interface {
+	Waiting(ctx context.Context, d Delivery, ahead int)
+}
+
 // HandlerFunc adapts a function to Handler.
 type HandlerFunc func(ctx context.Context, d Delivery) error
 
@@ -78,6 +85,13 @@ func subjectTag(subject string) string {
 	h := fnv.New64a()
 	h.Write([]byte(subject))
 	return fmt.Sprintf("subject-%016x", h.Sum64())
+}
+
+// repoTag is the River tag of a repository's jobs.
+func repoTag(repo string) string {
+	h := fnv.New64a()
+	h.Write([]byte(repo))
+	return fmt.Sprintf("repo-%016x", h.Sum64())
 }
 
 func (deliveryArgs) InsertOpts() river.InsertOpts {
@@ -185,7 +199,8 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handle
 		return nil, fmt.Errorf("migrate queue tables: %w", err)
 	}
 	workers := river.NewWorkers()
-	river.AddWorker(workers, &deliveryWorker{h: h, locks: locks, retry: opts.LockRetry})
+	w := &deliveryWorker{h: h, locks: locks, retry: opts.LockRetry}
+	river.AddWorker(workers, w)
 	client, err := river.NewClient(driver, &river.Config{
 		Queues:  map[string]river.QueueConfig{river.QueueDefault: {MaxWorkers: opts.Workers}},
 		Workers: workers,
@@ -200,11 +215,14 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handle
 		params := make([]river.InsertManyParams, len(ds))
 		for i, d := range ds {
 			params[i] = river.InsertManyParams{Args: deliveryArgs{d}}
-			if d.Subject != "" {
-				opts := deliveryArgs{}.InsertOpts()
-				opts.Tags = []string{subjectTag(d.Subject)}
-				params[i].InsertOpts = &opts
+			opts := deliveryArgs{}.InsertOpts()
+			if d.Repo != "" {
+				opts.Tags = append(opts.Tags, repoTag(d.Repo))
 			}
+			if d.Subject != "" {
+				opts.Tags = append(opts.Tags, subjectTag(d.Subject))
+			}
+			params[i].InsertOpts = &opts
 		}
 		res, err := client.InsertMany(ctx, params)
 		if err != nil {
@@ -215,6 +233,21 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handle
 			dups[i] = r.UniqueSkippedAsDuplicate
 		}
 		return dups, nil
+	}
+	// ahead counts the jobs of a repository running, or queued before id.
+	w.ahead = func(ctx context.Context, repo string, id int64) (int, error) {
+		res, err := client.JobList(ctx, river.NewJobListParams().Kinds(deliveryArgs{}.Kind()).TagsAny(repoTag(repo)).
+			States(rivertype.JobStateAvailable, rivertype.JobStateRunning, rivertype.JobStateRetryable, rivertype.JobStateScheduled).First(1000))
+		if err != nil {
+			return 0, err
+		}
+		n := 0
+		for _, j := range res.Jobs {
+			if j.ID != id && (j.State == rivertype.JobStateRunning || j.ID < id) {
+				n++
+			}
+		}
+		return n, nil
 	}
 	b := newBatcher(insertMany)
 	return &Queue{
@@ -289,6 +322,7 @@ type deliveryWorker struct {
 	h     Handler
 	locks repoLocks
 	retry time.Duration
+	ahead func(ctx context.Context, repo string, id int64) (int, error)
 }
 
 func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs]) error {
@@ -304,7 +338,13 @@ func (w *deliveryWorker) Work(ctx context.Context, job *river.Job[deliveryArgs])
 		}
 		if !ok {
 			// Another job of this repository runs: come back later
-			// without spending an attempt.
+			// without spending an attempt, telling the handler where
+			// the delivery stands.
+			if wt, isWaiter := w.h.(Waiter); isWaiter && w.ahead != nil {
+				if n, err := w.ahead(ctx, d.Repo, job.ID); err == nil {
+					wt.Waiting(ctx, d, n)
+				}
+			}
 			return river.JobSnooze(w.retry)
 		}
 		defer unlock()

@@ -392,3 +392,48 @@ func TestCancelSubject(t *testing.T) {
 	}
 	stop(t, q)
 }
+
+type waitRecorder struct {
+	*recorder
+	mu    sync.Mutex
+	ahead map[string]int
+}
+
+func (w *waitRecorder) Waiting(_ context.Context, d Delivery, ahead int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if _, seen := w.ahead[d.ID]; !seen {
+		w.ahead[d.ID] = ahead
+	}
+}
+
+var _ Waiter = (*waitRecorder)(nil)
+
+// TestWaitingReportsPosition: deliveries waiting for their repository are
+// told how many of its jobs are ahead of them.
+func TestWaitingReportsPosition(t *testing.T) {
+	ctx := context.Background()
+	w := &waitRecorder{recorder: newRecorder(400 * time.Millisecond), ahead: map[string]int{}}
+	q, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "q.db"), w, Options{Workers: 3, LockRetry: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if _, err := q.Enqueue(ctx, delivery(i, "acme/shop")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	q.Start(ctx)
+	w.wait(t, 3, 30*time.Second)
+	stop(t, q)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.ahead) != 2 {
+		t.Fatalf("waiting reports %v, want two deliveries told they wait", w.ahead)
+	}
+	for id, n := range w.ahead {
+		if n < 1 || n > 2 {
+			t.Errorf("%s: %d ahead", id, n)
+		}
+	}
+}
