@@ -22,9 +22,17 @@ const RepoConfigPath = ".github/kubewright.yaml"
 type Repo struct {
 	Containerize Containerize `json:"containerize"`
 	// AllowWorkflows lets authors write under .github/workflows/.
-	AllowWorkflows bool     `json:"allowWorkflows,omitempty"`
-	Validate       Validate `json:"validate"`
-	Commands       Commands `json:"commands"`
+	AllowWorkflows bool        `json:"allowWorkflows,omitempty"`
+	Validate       Validate    `json:"validate"`
+	Commands       Commands    `json:"commands"`
+	PullRequest    PullRequest `json:"pullRequest"`
+}
+
+// PullRequest configures the pull requests kubewright opens.
+type PullRequest struct {
+	// CloseIssue writes "Closes #N" so merging closes the requesting issue
+	// (default: the body only links the issue).
+	CloseIssue bool `json:"closeIssue,omitempty"`
 }
 
 // Commands configures who may run /ai commands besides the repository's
@@ -73,7 +81,7 @@ func ParseRepo(name string, data []byte) (*Repo, error) {
 		}
 		hint := "fix the YAML"
 		if strings.Contains(msg, "unknown field") {
-			hint = "remove or correct the key; known keys are containerize.{services,env,registry,namespacePrefix,ingressHost,ingressClass,only,repoURL,branch}, validate.{rules,allowedSources,crds}, commands.teams and allowWorkflows"
+			hint = "remove or correct the key; known keys are containerize.{services,env,registry,namespacePrefix,ingressHost,ingressClass,only,repoURL,branch}, validate.{rules,allowedSources,crds}, commands.teams, pullRequest.closeIssue and allowWorkflows"
 		}
 		return nil, fmt.Errorf("%s: %s (%s)", loc, cleanYAMLError(msg), hint)
 	}

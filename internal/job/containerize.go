@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/publish"
 	"github.com/kubewright/kubewright/internal/validate"
@@ -81,8 +82,13 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 		return err
 	}
 	failed := finding.AtLeast(report.Findings, finding.Error) > 0
+	// The workspace is the default branch, so this is its configuration.
+	cfg, err := config.LoadRepo(ws.Dir())
+	if err != nil {
+		cfg = &config.Repo{} // already reported by Containerize if malformed
+	}
 	body := publish.PRBody(publish.Outcome{
-		Issue: q.issue, Branch: branch, Services: result.Services, Errors: result.Errors,
+		Issue: q.issue, Closes: cfg.PullRequest.CloseIssue, Branch: branch, Services: result.Services, Errors: result.Errors,
 		Files: result.Files, Assumptions: result.Assumptions, Report: report,
 	})
 	pr, err := r.upsertPR(ctx, gh, q, branch, body, failed)

@@ -315,7 +315,7 @@ func TestTransientAndRateLimitedFailures(t *testing.T) {
 // default branch's .github/kubewright.yaml may run commands without
 // repository write permission; a read-only non-member may not.
 func TestTeamMembersMayRunCommands(t *testing.T) {
-	e := newEnvWithConfig(t, "commands:\n  teams: [acme/platform]\n")
+	e := newEnvWithConfig(t, "commands:\n  teams: [acme/platform]\npullRequest:\n  closeIssue: true\n")
 	e.fake.SetPermission("acme", "shop", "tina", "read")
 	e.fake.SetTeamMember("acme", "platform", "tina", "member")
 	if err := e.comment(t, "mallory", "User", "/ai plan"); err != nil {
@@ -329,6 +329,13 @@ func TestTeamMembersMayRunCommands(t *testing.T) {
 	}
 	if c := e.lastComment(); !strings.Contains(c, "### kubewright plan") {
 		t.Errorf("tina (team member): %q", c)
+	}
+	// The same config asks for "Closes #N" in the pull request.
+	if err := e.comment(t, "tina", "User", "/ai containerize"); err != nil {
+		t.Fatal(err)
+	}
+	if pulls := e.fake.Pulls("acme", "shop"); len(pulls) != 1 || !strings.Contains(pulls[0].Body, fmt.Sprintf("Closes #%d.", e.issue)) {
+		t.Errorf("pull request body lacks Closes #%d: %+v", e.issue, pulls)
 	}
 }
 
