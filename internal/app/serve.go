@@ -47,7 +47,9 @@ func NewServer(ctx context.Context, cfg config.Server, log *slog.Logger) (*Serve
 	if err != nil {
 		return nil, fmt.Errorf("--private-key-file / KUBEWRIGHT_PRIVATE_KEY_FILE: %w", err)
 	}
-	clients, err := githubapp.NewClients(cfg.AppID, key, githubapp.EndpointsFor(cfg.GitHubURL))
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	clients, err := githubapp.NewClients(cfg.AppID, key, githubapp.EndpointsFor(cfg.GitHubURL), reg)
 	if err != nil {
 		return nil, fmt.Errorf("--private-key-file / KUBEWRIGHT_PRIVATE_KEY_FILE: %w", err)
 	}
@@ -77,7 +79,7 @@ func NewServer(ctx context.Context, cfg config.Server, log *slog.Logger) (*Serve
 	})
 	runner := job.New(clients, func(ctx context.Context, dir string) (*validate.Report, error) {
 		return validate.Validate(ctx, dir, vopts)
-	}, job.WithPrefix(cfg.Prefix), job.WithTriggerLabel(cfg.TriggerLabel), job.WithCanceller(canceller), job.WithLogger(log))
+	}, job.WithPrefix(cfg.Prefix), job.WithTriggerLabel(cfg.TriggerLabel), job.WithCanceller(canceller), job.WithLogger(log), job.WithMetrics(reg))
 
 	qopts := queue.Options{Workers: cfg.Workers}
 	if cfg.DatabaseURL != "" {
@@ -92,8 +94,6 @@ func NewServer(ctx context.Context, cfg config.Server, log *slog.Logger) (*Serve
 		return nil, err
 	}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	mux.Handle("POST /webhook", githubapp.NewWebhookHandler([]byte(cfg.WebhookSecret), sink{s.queue},
 		githubapp.WithLogger(log), githubapp.WithRegistry(reg)))

@@ -126,8 +126,20 @@ func TestServeEndToEnd(t *testing.T) {
 		}
 		b, _ := io.ReadAll(resp.Body)
 		resp.Body.Close()
-		if path == "/metrics" && !strings.Contains(string(b), `kubewright_webhook_deliveries_total{event="issue_comment",outcome="duplicate"} 1`) {
-			t.Errorf("metrics lack the duplicate delivery:\n%s", b)
+		if path != "/metrics" {
+			continue
+		}
+		for _, want := range []string{
+			`kubewright_webhook_deliveries_total{event="issue_comment",outcome="duplicate"} 1`,
+			`kubewright_jobs_total{event="issue_comment",result="succeeded"} 1`,
+			`kubewright_job_duration_seconds_count{event="issue_comment"} 1`,
+			`kubewright_github_api_requests_total{code="201",method="POST"}`,
+			`kubewright_jobs_running 0`,
+			`kubewright_github_rate_limit_remaining{installation="31"} 4999`,
+		} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("metrics lack %s", want)
+			}
 		}
 	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/google/go-github/v88/github"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Endpoints are where GitHub answers: github.com, or a GitHub Enterprise
@@ -39,23 +41,28 @@ func (e Endpoints) CloneURL(fullName string) string { return e.Web + "/" + fullN
 // process serves every installation; each installation's token transport
 // is created once and refreshes its token itself.
 type Clients struct {
-	apps *ghinstallation.AppsTransport
-	ep   Endpoints
-	base http.RoundTripper
+	apps    *ghinstallation.AppsTransport
+	ep      Endpoints
+	base    http.RoundTripper
+	metrics *apiMetrics
 
 	mu    sync.Mutex
 	cache map[int64]*ghinstallation.Transport
 }
 
 // NewClients authenticates as the App with its ID and PEM private key.
-func NewClients(appID int64, privateKeyPEM []byte, ep Endpoints) (*Clients, error) {
+// reg (optional) receives API call and rate-limit metrics.
+func NewClients(appID int64, privateKeyPEM []byte, ep Endpoints, reg prometheus.Registerer) (*Clients, error) {
 	base := &http.Transport{Proxy: http.ProxyFromEnvironment, MaxIdleConnsPerHost: 16, IdleConnTimeout: 90 * time.Second}
+	metrics := newAPIMetrics(reg)
+	// Only installation clients are counted (the token exchange happens
+	// inside their transport, once an hour per installation).
 	apps, err := ghinstallation.NewAppsTransport(base, appID, privateKeyPEM)
 	if err != nil {
 		return nil, fmt.Errorf("GitHub App private key: %w", err)
 	}
 	apps.BaseURL = ep.API
-	return &Clients{apps: apps, ep: ep, base: base, cache: map[int64]*ghinstallation.Transport{}}, nil
+	return &Clients{apps: apps, ep: ep, base: base, metrics: metrics, cache: map[int64]*ghinstallation.Transport{}}, nil
 }
 
 // Endpoints returns where the clients talk to.
@@ -76,7 +83,8 @@ func (c *Clients) transport(installation int64) *ghinstallation.Transport {
 // Installation returns a REST client acting as the installation.
 func (c *Clients) Installation(installation int64) (*github.Client, error) {
 	t := c.transport(installation)
-	opts := []github.ClientOptionsFunc{github.WithHTTPClient(&http.Client{Transport: t, Timeout: 30 * time.Second})}
+	rt := counting{next: t, m: c.metrics, installation: strconv.FormatInt(installation, 10)}
+	opts := []github.ClientOptionsFunc{github.WithHTTPClient(&http.Client{Transport: rt, Timeout: 30 * time.Second})}
 	if c.ep.API != "https://api.github.com" {
 		opts = append(opts, github.WithEnterpriseURLs(c.ep.Web, c.ep.Web))
 	}

@@ -43,6 +43,7 @@ type Runner struct {
 	label    string
 	cancel   Canceller
 	status   statusComments
+	metrics  *jobMetrics
 	bot      Identity
 	log      *slog.Logger
 }
@@ -103,7 +104,7 @@ func WithIdentity(id Identity) Option { return func(r *Runner) { r.bot = id } }
 
 // New returns a Runner.
 func New(clients Clients, v Validator, opts ...Option) *Runner {
-	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix, label: "kubewright", status: statusComments{ids: map[string]statusRef{}},
+	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix, label: "kubewright", status: statusComments{ids: map[string]statusRef{}}, metrics: newJobMetrics(),
 		bot: Identity{Name: "kubewright[bot]", Email: "kubewright[bot]@users.noreply.github.com"},
 		log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -116,7 +117,17 @@ func New(clients Clients, v Validator, opts ...Option) *Runner {
 // without error; GitHub's transient failures come back as errors (retried),
 // rate limits as a snooze until the limit resets, other client errors as
 // permanent.
-func (r *Runner) Handle(ctx context.Context, d queue.Delivery) error {
+func (r *Runner) Handle(ctx context.Context, d queue.Delivery) (err error) {
+	start := time.Now()
+	r.metrics.running.Inc()
+	defer func() {
+		r.metrics.running.Dec()
+		r.metrics.observe(d.Event, start, err)
+	}()
+	return r.handle(ctx, d)
+}
+
+func (r *Runner) handle(ctx context.Context, d queue.Delivery) error {
 	log := r.log.With("delivery", d.ID, "event", d.Event, "installation", d.Installation, "repo", d.Repo)
 	var err error
 	switch d.Event {

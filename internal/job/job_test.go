@@ -72,7 +72,7 @@ func newEnvWithConfig(t testing.TB, repoConfig string) *env {
 	fake.AddRepo("acme", "shop", src)
 	fake.SetPermission("acme", "shop", "octocat", "write")
 	fake.SetPermission("acme", "shop", "mallory", "read")
-	clients, err := githubapp.NewClients(appID, pemKey, githubapp.EndpointsFor(fake.URL))
+	clients, err := githubapp.NewClients(appID, pemKey, githubapp.EndpointsFor(fake.URL), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

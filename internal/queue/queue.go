@@ -13,9 +13,11 @@ import (
 	"fmt"
 	"hash/fnv"
 	"regexp"
+	"sort"
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/riverqueue/river"
 	"github.com/riverqueue/river/riverdriver"
@@ -137,7 +139,9 @@ func OpenSQLite(ctx context.Context, path string, h Handler, opts Options) (*Que
 		return nil, fmt.Errorf("open queue database %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(1)
-	q, err := open(ctx, riversqlite.New(db), h, newLocalLocks(), opts)
+	// SQLite serializes writers itself (one replica, busy_timeout).
+	noLock := func(context.Context) (func(), error) { return func() {}, nil }
+	q, err := open(ctx, riversqlite.New(db), h, newLocalLocks(), noLock, opts)
 	if err != nil {
 		db.Close()
 		return nil, fmt.Errorf("queue database %s: %w", path, err)
@@ -174,7 +178,7 @@ func OpenPostgres(ctx context.Context, url string, h Handler, opts Options) (*Qu
 			return nil, fmt.Errorf("create schema %s: %w", opts.Schema, err)
 		}
 	}
-	q, err := open(ctx, riverpgxv5.New(pool), h, &advisoryLocks{pool: pool}, opts)
+	q, err := open(ctx, riverpgxv5.New(pool), h, &advisoryLocks{pool: pool}, pgMigrationLock(pool), opts)
 	if err != nil {
 		pool.Close()
 		return nil, err
@@ -184,7 +188,7 @@ func OpenPostgres(ctx context.Context, url string, h Handler, opts Options) (*Qu
 	return q, nil
 }
 
-func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler, locks repoLocks, opts Options) (*Queue, error) {
+func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handler, locks repoLocks, migrationLock func(context.Context) (func(), error), opts Options) (*Queue, error) {
 	if opts.Workers <= 0 {
 		opts.Workers = 4
 	}
@@ -195,7 +199,14 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handle
 	if err != nil {
 		return nil, fmt.Errorf("queue migrations: %w", err)
 	}
-	if _, err := mig.Migrate(ctx, rivermigrate.DirectionUp, nil); err != nil {
+	// Replicas starting together must not migrate at the same time.
+	unlock, err := migrationLock(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("queue migrations: %w", err)
+	}
+	_, err = mig.Migrate(ctx, rivermigrate.DirectionUp, nil)
+	unlock()
+	if err != nil {
 		return nil, fmt.Errorf("migrate queue tables: %w", err)
 	}
 	workers := river.NewWorkers()
@@ -207,13 +218,27 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handle
 		Schema:  opts.Schema,
 		// Fetch often: a delivery should start within a second.
 		FetchPollInterval: 200 * time.Millisecond,
+		// A job whose process died is rescued once it has been running
+		// longer than any job may (the worker's 15 minute timeout).
+		RescueStuckJobsAfter: 16 * time.Minute,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("queue client: %w", err)
 	}
 	insertMany := func(ctx context.Context, ds []Delivery) ([]bool, error) {
+		// Insert in delivery-ID order: replicas inserting overlapping
+		// batches then take the unique-key locks in one order (no deadlock).
+		order := make([]int, len(ds))
+		for i := range order {
+			order[i] = i
+		}
+		sort.SliceStable(order, func(a, b int) bool { return ds[order[a]].ID < ds[order[b]].ID })
+		sorted := make([]Delivery, len(ds))
+		for i, j := range order {
+			sorted[i] = ds[j]
+		}
 		params := make([]river.InsertManyParams, len(ds))
-		for i, d := range ds {
+		for i, d := range sorted {
 			params[i] = river.InsertManyParams{Args: deliveryArgs{d}}
 			opts := deliveryArgs{}.InsertOpts()
 			if d.Repo != "" {
@@ -225,12 +250,18 @@ func open[TTx any](ctx context.Context, driver riverdriver.Driver[TTx], h Handle
 			params[i].InsertOpts = &opts
 		}
 		res, err := client.InsertMany(ctx, params)
+		for attempt := 1; err != nil && isDeadlock(err) && attempt < 4; attempt++ {
+			// Ordering makes deadlocks between replicas unlikely; should
+			// PostgreSQL still pick this batch as the victim, retry it.
+			time.Sleep(time.Duration(attempt*10) * time.Millisecond)
+			res, err = client.InsertMany(ctx, params)
+		}
 		if err != nil {
 			return nil, err
 		}
 		dups := make([]bool, len(res))
 		for i, r := range res {
-			dups[i] = r.UniqueSkippedAsDuplicate
+			dups[order[i]] = r.UniqueSkippedAsDuplicate
 		}
 		return dups, nil
 	}
@@ -419,6 +450,32 @@ func lockKey(repo string) int64 {
 	h := fnv.New64a()
 	h.Write([]byte("kubewright/repo/" + repo))
 	return int64(h.Sum64() >> 1)
+}
+
+// pgMigrationLock holds a session advisory lock in kubewright's key space
+// while one replica migrates.
+func pgMigrationLock(pool *pgxpool.Pool) func(context.Context) (func(), error) {
+	return func(ctx context.Context) (func(), error) {
+		conn, err := pool.Acquire(ctx)
+		if err != nil {
+			return nil, err
+		}
+		key := lockKey("kubewright/migrations")
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock($1)", key); err != nil {
+			conn.Release()
+			return nil, err
+		}
+		return func() {
+			conn.Exec(context.Background(), "SELECT pg_advisory_unlock($1)", key)
+			conn.Release()
+		}, nil
+	}
+}
+
+// isDeadlock reports PostgreSQL's deadlock_detected.
+func isDeadlock(err error) bool {
+	var pg *pgconn.PgError
+	return errors.As(err, &pg) && pg.Code == "40P01"
 }
 
 var schemaName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
