@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/githubapp"
 	"github.com/kubewright/kubewright/internal/githubfake"
 	"github.com/kubewright/kubewright/internal/job"
@@ -35,10 +36,12 @@ const (
 type env struct {
 	fake   *githubfake.Server
 	runner *job.Runner
-	// rebuild makes another Runner on the same fake with extra options.
-	rebuild func(opts ...job.Option) *job.Runner
-	issue   int
-	n       int
+	// rebuild makes another Runner on the same fake with extra options;
+	// rebuildWith also replaces the validator.
+	rebuild     func(opts ...job.Option) *job.Runner
+	rebuildWith func(v job.Validator, opts ...job.Option) *job.Runner
+	issue       int
+	n           int
 }
 
 // newEnv starts the fake GitHub with the polyglot shop as acme/shop, an
@@ -95,7 +98,8 @@ func newEnvWithConfig(t testing.TB, repoConfig string) *env {
 			Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}})
 	}
 	rebuild := func(opts ...job.Option) *job.Runner { return job.New(clients, v, opts...) }
-	return &env{fake: fake, runner: rebuild(), rebuild: rebuild, issue: fake.AddIssue("acme", "shop")}
+	rebuildWith := func(v job.Validator, opts ...job.Option) *job.Runner { return job.New(clients, v, opts...) }
+	return &env{fake: fake, runner: rebuild(), rebuild: rebuild, rebuildWith: rebuildWith, issue: fake.AddIssue("acme", "shop")}
 }
 
 // commentOnPR posts body on the pull request e.issue.
@@ -413,5 +417,33 @@ func TestStatusComment(t *testing.T) {
 	}
 	if c := e.lastComment(); !strings.HasPrefix(c, "✅ Opened ") || len(e.fake.Comments("acme", "shop")) != n {
 		t.Errorf("final status %q (%d comments, was %d)", c, len(e.fake.Comments("acme", "shop")), n)
+	}
+}
+
+// TestValidationFailureOpensDraft: when validation finds errors the pull
+// request is a draft listing them, and the check run fails with an
+// annotation at the finding's file and line.
+func TestValidationFailureOpensDraft(t *testing.T) {
+	e := newEnv(t)
+	e.runner = e.rebuildWith(func(ctx context.Context, dir string) (*validate.Report, error) {
+		return &validate.Report{
+			Stages: []validate.StageResult{{Name: "build"}, {Name: "dryrun", Errors: 1}},
+			Findings: []finding.Finding{{ID: "KW-DRYRUN-001", Severity: finding.Error, Stage: "dryrun",
+				File: "k8s/order-service/deployment.yaml", Line: 12, Message: "rejected by the API server", Hint: "fix it"}},
+		}, nil
+	})
+	if err := e.comment(t, "octocat", "User", "/ai containerize"); err != nil {
+		t.Fatal(err)
+	}
+	pulls := e.fake.Pulls("acme", "shop")
+	if len(pulls) != 1 || !pulls[0].Draft || !strings.Contains(pulls[0].Body, "KW-DRYRUN-001") || !strings.Contains(pulls[0].Body, "| dryrun | ❌ fail | 1 | 0 |") {
+		t.Fatalf("pulls %+v", pulls)
+	}
+	runs := e.fake.CheckRuns("acme", "shop")
+	if len(runs) != 1 || runs[0].Conclusion != "failure" || runs[0].AnnotationsCount != 1 {
+		t.Errorf("check runs %+v", runs)
+	}
+	if c := e.lastComment(); !strings.Contains(c, "draft") {
+		t.Errorf("status %q", c)
 	}
 }
