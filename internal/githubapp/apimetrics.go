@@ -24,19 +24,10 @@ func newAPIMetrics(reg prometheus.Registerer) *apiMetrics {
 		}, []string{"installation"}),
 	}
 	if reg != nil {
-		m.calls = registerOrExisting(reg, m.calls)
-		m.remaining = registerOrExisting(reg, m.remaining)
+		m.calls = register(reg, m.calls)
+		m.remaining = register(reg, m.remaining)
 	}
 	return m
-}
-
-func registerOrExisting[T prometheus.Collector](reg prometheus.Registerer, c T) T {
-	if err := reg.Register(c); err != nil {
-		if are, ok := err.(prometheus.AlreadyRegisteredError); ok {
-			return are.ExistingCollector.(T)
-		}
-	}
-	return c
 }
 
 // counting wraps an installation's transport with the metrics.

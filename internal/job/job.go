@@ -179,13 +179,9 @@ func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delive
 		return err
 	}
 	user := c.GetUser().GetLogin()
-	defaultBranch := ev.GetRepo().GetDefaultBranch()
-	if defaultBranch == "" {
-		repo, _, err := gh.Repositories.Get(ctx, owner, name)
-		if err != nil {
-			return err
-		}
-		defaultBranch = repo.GetDefaultBranch()
+	defaultBranch, err := defaultBranchOf(ctx, gh, ev.GetRepo())
+	if err != nil {
+		return err
 	}
 	allowed, err := r.authorized(ctx, gh, owner, name, user, defaultBranch)
 	if err != nil {
@@ -239,13 +235,9 @@ func (r *Runner) onIssue(ctx context.Context, log *slog.Logger, d queue.Delivery
 		return err
 	}
 	user := ev.GetSender().GetLogin()
-	defaultBranch := ev.GetRepo().GetDefaultBranch()
-	if defaultBranch == "" {
-		repo, _, err := gh.Repositories.Get(ctx, owner, name)
-		if err != nil {
-			return err
-		}
-		defaultBranch = repo.GetDefaultBranch()
+	defaultBranch, err := defaultBranchOf(ctx, gh, ev.GetRepo())
+	if err != nil {
+		return err
 	}
 	ok, err := r.authorized(ctx, gh, owner, name, user, defaultBranch)
 	if err != nil || !ok {
@@ -345,6 +337,19 @@ func repoConfig(ctx context.Context, gh *github.Client, owner, name, ref string)
 		return nil, fmt.Errorf("read %s: %w", config.RepoConfigPath, err)
 	}
 	return config.ParseRepo(config.RepoConfigPath, []byte(content))
+}
+
+// defaultBranchOf is the repository's default branch: from the payload,
+// or asked of GitHub when the payload leaves it out.
+func defaultBranchOf(ctx context.Context, gh *github.Client, repo *github.Repository) (string, error) {
+	if b := repo.GetDefaultBranch(); b != "" {
+		return b, nil
+	}
+	full, _, err := gh.Repositories.Get(ctx, repo.GetOwner().GetLogin(), repo.GetName())
+	if err != nil {
+		return "", err
+	}
+	return full.GetDefaultBranch(), nil
 }
 
 func isBot(u *github.User) bool {
