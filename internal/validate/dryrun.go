@@ -165,6 +165,39 @@ type dryRunner struct {
 	mapper   meta.ResettableRESTMapper
 	mu       sync.Mutex
 	findings []finding.Finding
+
+	// unserved remembers kinds discovery still lacked after waiting, so
+	// only the first object of such a kind waits.
+	mapMu    sync.Mutex
+	unserved map[schema.GroupVersionKind]bool
+}
+
+// mapping resolves a kind to its resource. A CRD that just became
+// Established can take a moment to appear in discovery, so a miss is
+// retried with a fresh mapper for a few seconds before it counts.
+func (r *dryRunner) mapping(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
+	m, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	if err == nil || !meta.IsNoMatchError(err) {
+		return m, err
+	}
+	r.mapMu.Lock()
+	defer r.mapMu.Unlock()
+	if r.unserved[gvk] {
+		return nil, err
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(200 * time.Millisecond)
+		r.mapper.Reset()
+		if m, err = r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
+			return m, nil
+		}
+	}
+	if r.unserved == nil {
+		r.unserved = map[schema.GroupVersionKind]bool{}
+	}
+	r.unserved[gvk] = true
+	return nil, err
 }
 
 func (r *dryRunner) report(o Object, id string, sev finding.Severity, msg, hint, field string) {
@@ -327,7 +360,7 @@ func (r *dryRunner) applyAll(ctx context.Context, objs []Object) {
 
 func (r *dryRunner) apply(ctx context.Context, o Object) {
 	gvk := o.U.GroupVersionKind()
-	m, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	m, err := r.mapping(ctx, gvk)
 	if err != nil {
 		r.report(o, "KW-DRYRUN-003", finding.Error, fmt.Sprintf("the API server does not serve %s %s", gvk.GroupVersion(), gvk.Kind),
 			"install the CRD that defines it (--crds DIR) or fix apiVersion/kind", "apiVersion")
