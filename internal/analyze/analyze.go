@@ -25,20 +25,8 @@ type Analyzer struct {
 	detectors []Detector
 }
 
-// Option configures an Analyzer.
-type Option func(*Analyzer)
-
-// WithDetectors replaces the default detectors.
-func WithDetectors(d ...Detector) Option { return func(a *Analyzer) { a.detectors = d } }
-
 // New returns an Analyzer with the default detectors.
-func New(opts ...Option) *Analyzer {
-	a := &Analyzer{detectors: DefaultDetectors()}
-	for _, o := range opts {
-		o(a)
-	}
-	return a
-}
+func New() *Analyzer { return &Analyzer{detectors: DefaultDetectors()} }
 
 // Analyze walks the repository at root. A broken project becomes an entry
 // in SystemModel.Errors; only an unreadable root is an error.

@@ -101,43 +101,40 @@ func Load(ctx context.Context, dir string) (*Input, []finding.Finding, error) {
 // discoverRoots finds every directory with a kustomization file, and every
 // directory a Flux Kustomization points at that has none.
 func discoverRoots(in *Input) []Root {
-	dirs := map[string]bool{}
+	// dirs maps each root directory to its kustomization file, preferring
+	// names in kustomizationNames order when a directory has several.
+	dirs := map[string]string{}
+	rank := map[string]int{}
+	for i, n := range kustomizationNames {
+		rank[n] = i + 1
+	}
 	for _, f := range in.Files {
-		for _, n := range kustomizationNames {
-			if path.Base(f) == n {
-				dirs[path.Dir(f)] = true
-			}
+		r := rank[path.Base(f)]
+		if r == 0 {
+			continue
+		}
+		d := path.Dir(f)
+		if cur, ok := dirs[d]; !ok || r < rank[path.Base(cur)] {
+			dirs[d] = f
 		}
 	}
 	var roots []Root
-	for d := range dirs {
-		roots = append(roots, Root{Dir: d, File: kustomizationFile(in, d)})
+	for d, file := range dirs {
+		roots = append(roots, Root{Dir: d, File: file})
 	}
 	for _, d := range in.Sources.Docs() {
 		if d.Kind != "Kustomization" || !strings.HasPrefix(d.APIVersion, "kustomize.toolkit.fluxcd.io/") {
 			continue
 		}
 		p := path.Clean(strings.TrimPrefix(scalar(child(d.Node, "spec"), "path"), "./"))
-		if p == "" || p == "." || strings.HasPrefix(p, "..") || dirs[p] || !dirExists(in.Files, p) {
+		if _, has := dirs[p]; p == "" || p == "." || strings.HasPrefix(p, "..") || has || !dirExists(in.Files, p) {
 			continue
 		}
-		dirs[p] = true
+		dirs[p] = ""
 		roots = append(roots, Root{Dir: p, Generated: true})
 	}
 	sort.Slice(roots, func(i, j int) bool { return roots[i].Dir < roots[j].Dir })
 	return roots
-}
-
-func kustomizationFile(in *Input, dir string) string {
-	for _, n := range kustomizationNames {
-		p := path.Join(dir, n)
-		for _, f := range in.Files {
-			if f == p {
-				return p
-			}
-		}
-	}
-	return ""
 }
 
 func dirExists(files []string, dir string) bool {
