@@ -67,9 +67,12 @@ func Load(ctx context.Context, dir string) (*Input, []finding.Finding, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
+	// An object built by several roots (k8s/ and k8s/svc/) is checked once;
+	// the same object written in two places (k8s/ and gitops/) is checked
+	// in each, because either file may be the wrong one.
 	seen := map[string]bool{}
 	add := func(o Object) {
-		if k := o.Key(); !seen[k] {
+		if k := o.Key() + "|" + o.File; !seen[k] {
 			seen[k] = true
 			in.Objects = append(in.Objects, o)
 		}
