@@ -26,6 +26,20 @@ type Options struct {
 	DryRun Check
 }
 
+// With returns the options with extra stages after the offline ones (and
+// before the dry-run).
+func (o Options) With(extra ...Check) Options {
+	if len(extra) == 0 {
+		return o
+	}
+	checks := o.Checks
+	if checks == nil {
+		checks = DefaultChecks()
+	}
+	o.Checks = append(append([]Check(nil), checks...), extra...)
+	return o
+}
+
 // DefaultChecks are the offline stages, in the order they report.
 func DefaultChecks() []Check {
 	return []Check{FluxCheck{}, SchemaCheck{}, DockerfileCheck{}, PolicyCheck{}}

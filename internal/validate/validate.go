@@ -24,6 +24,7 @@ const (
 	StageDryRun     = "dryrun"
 	StageDockerfile = "dockerfile"
 	StagePolicy     = "policy"
+	StageGo         = "go"
 )
 
 // Object is one rendered Kubernetes object and the source it came from.
