@@ -62,8 +62,11 @@ type File struct {
 	Content []byte `json:"-"`
 	// Service names the service the file belongs to ("" for shared files).
 	Service string `json:"service,omitempty"`
-	// Part is PartDockerfile, PartK8s or PartGitops.
+	// Part is PartDockerfile, PartK8s or PartGitops (empty for other
+	// files, such as an agent's service code).
 	Part string `json:"part"`
+	// Delete removes the file instead of writing Content.
+	Delete bool `json:"delete,omitempty"`
 }
 
 // Draft is an author's proposal.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -26,6 +27,35 @@ type Repo struct {
 	Validate       Validate    `json:"validate"`
 	Commands       Commands    `json:"commands"`
 	PullRequest    PullRequest `json:"pullRequest"`
+	Agents         Agents      `json:"agents"`
+}
+
+// DefaultMaxAttempts bounds the validate-and-repair loop when the
+// repository does not say otherwise.
+const DefaultMaxAttempts = 3
+
+// Agents configures the LLM agents (`/ai <free text>`, `kubewright do`).
+type Agents struct {
+	// MaxAttempts bounds validate -> repair rounds (default 3, at most 10).
+	MaxAttempts int `json:"maxAttempts,omitempty"`
+	// Paths are further repository-relative directories agents may edit,
+	// besides the detected service directories, Dockerfiles, k8s/ and
+	// gitops/.
+	Paths []string `json:"paths,omitempty"`
+	// ServicesDir is where a new service's directory is created (default:
+	// where the existing services live, else the repository root).
+	ServicesDir string `json:"servicesDir,omitempty"`
+	// TokensPerJob lowers the server's per-job token budget for this
+	// repository (it can never raise it).
+	TokensPerJob int `json:"tokensPerJob,omitempty"`
+}
+
+// Attempts is MaxAttempts with its default.
+func (a Agents) Attempts() int {
+	if a.MaxAttempts <= 0 {
+		return DefaultMaxAttempts
+	}
+	return a.MaxAttempts
 }
 
 // PullRequest configures the pull requests kubewright opens.
@@ -81,7 +111,7 @@ func ParseRepo(name string, data []byte) (*Repo, error) {
 		}
 		hint := "fix the YAML"
 		if strings.Contains(msg, "unknown field") {
-			hint = "remove or correct the key; known keys are containerize.{services,env,registry,namespacePrefix,ingressHost,ingressClass,only,repoURL,branch}, validate.{rules,allowedSources,crds}, commands.teams, pullRequest.closeIssue and allowWorkflows"
+			hint = "remove or correct the key; known keys are containerize.{services,env,registry,namespacePrefix,ingressHost,ingressClass,only,repoURL,branch}, validate.{rules,allowedSources,crds}, commands.teams, pullRequest.closeIssue, agents.{maxAttempts,paths,servicesDir,tokensPerJob} and allowWorkflows"
 		}
 		return nil, fmt.Errorf("%s: %s (%s)", loc, cleanYAMLError(msg), hint)
 	}
@@ -104,7 +134,35 @@ func ParseRepo(name string, data []byte) (*Repo, error) {
 			return nil, fmt.Errorf("%s: validate.rules.%s is %q (use error, warning, info or off)", name, id, sev)
 		}
 	}
+	if a := c.Agents.MaxAttempts; a < 0 || a > 10 {
+		return nil, fmt.Errorf("%s: agents.maxAttempts is %d (use 1 to 10; the default is %d)", name, a, DefaultMaxAttempts)
+	}
+	if c.Agents.TokensPerJob < 0 {
+		return nil, fmt.Errorf("%s: agents.tokensPerJob is %d (use a positive number of tokens, or leave it out)", name, c.Agents.TokensPerJob)
+	}
+	for _, p := range append(append([]string(nil), c.Agents.Paths...), c.Agents.ServicesDir) {
+		if p == "" {
+			continue
+		}
+		if err := checkRelDir(p); err != nil {
+			return nil, fmt.Errorf("%s: agents: %q %v", name, p, err)
+		}
+	}
 	return &c, nil
+}
+
+// checkRelDir accepts a clean, relative, slash-separated directory that
+// stays inside the repository and is not .git or .github.
+func checkRelDir(p string) error {
+	switch {
+	case strings.HasPrefix(p, "/") || strings.Contains(p, `\`):
+		return errors.New("must be a relative slash-separated path (e.g. services)")
+	case path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../"):
+		return errors.New("must be a clean path inside the repository, without .. or a trailing slash")
+	case p == ".git" || strings.HasPrefix(p, ".git/") || p == ".github" || strings.HasPrefix(p, ".github/"):
+		return errors.New("may not be under .git or .github (workflows are governed by allowWorkflows)")
+	}
+	return nil
 }
 
 func cleanYAMLError(msg string) string {

@@ -25,6 +25,23 @@ func TestParseRepo(t *testing.T) {
 		{name: "bad yaml", in: "containerize:\n  env: [\n", wantErr: ".github/kubewright.yaml:"},
 		{name: "bad only", in: "containerize:\n  only: [helm]\n", wantErr: `"helm"`},
 		{name: "wrong type", in: "containerize:\n  services: web\n", wantErr: "kubewright.yaml"},
+		{name: "agents", in: "agents:\n  maxAttempts: 5\n  paths: [libs/shared]\n  servicesDir: services\n  tokensPerJob: 50000\n",
+			check: func(t *testing.T, r *Repo) {
+				if r.Agents.Attempts() != 5 || r.Agents.Paths[0] != "libs/shared" || r.Agents.ServicesDir != "services" || r.Agents.TokensPerJob != 50000 {
+					t.Errorf("parsed %+v", r.Agents)
+				}
+			}},
+		{name: "agents default attempts", in: "agents: {}\n", check: func(t *testing.T, r *Repo) {
+			if r.Agents.Attempts() != DefaultMaxAttempts {
+				t.Errorf("attempts %d", r.Agents.Attempts())
+			}
+		}},
+		{name: "agents too many attempts", in: "agents:\n  maxAttempts: 50\n", wantErr: "agents.maxAttempts is 50 (use 1 to 10"},
+		{name: "agents negative budget", in: "agents:\n  tokensPerJob: -1\n", wantErr: "agents.tokensPerJob"},
+		{name: "agents path escapes", in: "agents:\n  paths: [../other]\n", wantErr: `"../other" must be a clean path`},
+		{name: "agents absolute path", in: "agents:\n  paths: [/etc]\n", wantErr: "relative"},
+		{name: "agents workflows path", in: "agents:\n  paths: [.github/workflows]\n", wantErr: "allowWorkflows"},
+		{name: "agents misspelt", in: "agents:\n  maxAttempt: 2\n", wantErr: "agents.{maxAttempts"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

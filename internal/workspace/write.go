@@ -23,14 +23,20 @@ const (
 	ActionUpdate    = "update"
 	ActionKeep      = "keep"
 	ActionUnchanged = "unchanged"
+	ActionDelete    = "delete"
 )
 
 // Policy is the write policy: which repository paths an author may write.
 type Policy struct {
 	// MaxFileBytes caps a single file (default 1 MiB).
 	MaxFileBytes int
+	// MaxTotalBytes caps everything one Apply writes (default 8 MiB).
+	MaxTotalBytes int
 	// AllowWorkflows permits writes under .github/workflows/.
 	AllowWorkflows bool
+	// Dirs are further repository-relative directories whose files may be
+	// written (agents: the service directories), each a clean relative path.
+	Dirs []string
 }
 
 // ErrPolicy is wrapped by every write-policy refusal.
@@ -38,7 +44,8 @@ var ErrPolicy = errors.New("write policy")
 
 // Check reports whether p may be written: a clean relative slash path, no
 // "..", nothing under .git/, nothing under .github/workflows/ unless
-// allowed, and only Dockerfiles, .dockerignore files, k8s/ and gitops/.
+// allowed, and only Dockerfiles, .dockerignore files, k8s/, gitops/ and
+// the policy's Dirs.
 func (pol Policy) Check(p string) error {
 	switch {
 	case p == "" || strings.HasPrefix(p, "/") || filepath.IsAbs(p) || strings.Contains(p, `\`):
@@ -58,7 +65,20 @@ func (pol Policy) Check(p string) error {
 	if strings.HasPrefix(p, ".github/workflows/") {
 		return nil
 	}
-	return fmt.Errorf("%w: %q is outside the paths kubewright writes (Dockerfiles, .dockerignore, k8s/, gitops/)", ErrPolicy, p)
+	for _, d := range pol.Dirs {
+		if d != "" && d != "." && strings.HasPrefix(p, d+"/") && !strings.HasPrefix(p, ".github/") {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %q is outside the paths kubewright writes (Dockerfiles, .dockerignore, k8s/, gitops/%s)", ErrPolicy, p, dirList(pol.Dirs))
+}
+
+func dirList(dirs []string) string {
+	var b strings.Builder
+	for _, d := range dirs {
+		b.WriteString(", " + d + "/")
+	}
+	return b.String()
 }
 
 // FileResult is what happened to one file.
@@ -92,6 +112,9 @@ func Apply(root string, files []author.File, opts ApplyOptions) (*Result, error)
 	if opts.Policy.MaxFileBytes == 0 {
 		opts.Policy.MaxFileBytes = 1 << 20
 	}
+	if opts.Policy.MaxTotalBytes == 0 {
+		opts.Policy.MaxTotalBytes = 8 << 20
+	}
 	realRoot, err := filepath.EvalSymlinks(root)
 	if err != nil {
 		return nil, fmt.Errorf("workspace %s: %w", root, err)
@@ -101,14 +124,19 @@ func Apply(root string, files []author.File, opts ApplyOptions) (*Result, error)
 	type pending struct {
 		abs     string
 		content []byte
+		delete  bool
 	}
 	var writes []pending
+	total := 0
 	for _, f := range files {
 		if err := opts.Policy.Check(f.Path); err != nil {
 			return nil, err
 		}
 		if len(f.Content) > opts.Policy.MaxFileBytes {
 			return nil, fmt.Errorf("%w: %s is %d bytes, over the %d byte limit", ErrPolicy, f.Path, len(f.Content), opts.Policy.MaxFileBytes)
+		}
+		if total += len(f.Content); total > opts.Policy.MaxTotalBytes {
+			return nil, fmt.Errorf("%w: the change is over the %d byte limit at %s", ErrPolicy, opts.Policy.MaxTotalBytes, f.Path)
 		}
 		abs := filepath.Join(realRoot, filepath.FromSlash(f.Path))
 		if err := noSymlinkOnPath(realRoot, f.Path); err != nil {
@@ -120,6 +148,16 @@ func Apply(root string, files []author.File, opts ApplyOptions) (*Result, error)
 			return nil, fmt.Errorf("read %s: %w", f.Path, err)
 		}
 		fr := FileResult{Path: f.Path, Service: f.Service, Part: f.Part}
+		if f.Delete {
+			if !exists {
+				continue
+			}
+			fr.Action = ActionDelete
+			res.Files = append(res.Files, fr)
+			writeDiff(&diff, f.Path, old, nil, true)
+			writes = append(writes, pending{abs: abs, delete: true})
+			continue
+		}
 		switch {
 		case !exists:
 			fr.Action = ActionCreate
@@ -133,7 +171,7 @@ func Apply(root string, files []author.File, opts ApplyOptions) (*Result, error)
 		res.Files = append(res.Files, fr)
 		if fr.Action == ActionCreate || fr.Action == ActionUpdate {
 			writeDiff(&diff, f.Path, old, f.Content, exists)
-			writes = append(writes, pending{abs, f.Content})
+			writes = append(writes, pending{abs: abs, content: f.Content})
 		}
 	}
 	res.Diff = diff.String()
@@ -141,6 +179,12 @@ func Apply(root string, files []author.File, opts ApplyOptions) (*Result, error)
 		return res, nil
 	}
 	for _, w := range writes {
+		if w.delete {
+			if err := os.Remove(w.abs); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, fmt.Errorf("delete %s: %w", w.abs, err)
+			}
+			continue
+		}
 		if err := os.MkdirAll(filepath.Dir(w.abs), 0o755); err != nil {
 			return nil, fmt.Errorf("write %s: %w", w.abs, err)
 		}
@@ -172,13 +216,16 @@ func noSymlinkOnPath(root, rel string) error {
 }
 
 func writeDiff(b *strings.Builder, p string, old, new []byte, exists bool) {
-	from := "a/" + p
+	from, to := "a/"+p, "b/"+p
 	if !exists {
 		from = "/dev/null"
 	}
+	if new == nil {
+		to = "/dev/null"
+	}
 	ud := difflib.UnifiedDiff{
 		A: difflib.SplitLines(string(old)), B: difflib.SplitLines(string(new)),
-		FromFile: from, ToFile: "b/" + p, Context: 3,
+		FromFile: from, ToFile: to, Context: 3,
 	}
 	if !exists {
 		ud.A = nil

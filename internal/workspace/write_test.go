@@ -142,3 +142,60 @@ func TestApplySizeCap(t *testing.T) {
 		t.Fatalf("err = %v, want a policy error", err)
 	}
 }
+
+func TestPolicyDirs(t *testing.T) {
+	pol := Policy{Dirs: []string{"order-service", "services/inventory"}}
+	tests := []struct {
+		path string
+		ok   bool
+	}{
+		{"order-service/main.go", true},
+		{"order-service/internal/db/db.go", true},
+		{"services/inventory/go.mod", true},
+		{"order-service-2/main.go", false}, // a prefix of a name is not the directory
+		{"order-service", false},
+		{"order-service/../secrets.txt", false},
+		{"order-service/.git/config", false},
+		{"user-service/pom.xml", false},
+		{".github/workflows/x.yml", false},
+	}
+	for _, tt := range tests {
+		if err := pol.Check(tt.path); (err == nil) != tt.ok {
+			t.Errorf("Check(%q) = %v, want ok=%v", tt.path, err, tt.ok)
+		}
+	}
+}
+
+func TestApplyDeleteAndTotalCap(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "k8s"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "k8s", "old.yaml"), []byte("kind: ConfigMap\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	files := []author.File{{Path: "k8s/old.yaml", Delete: true}, {Path: "k8s/missing.yaml", Delete: true}, {Path: "k8s/new.yaml", Content: []byte("kind: Service\n")}}
+	dry, err := Apply(root, files, ApplyOptions{DryRun: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "k8s", "old.yaml")); err != nil {
+		t.Fatalf("a dry run deleted the file: %v", err)
+	}
+	if !strings.Contains(dry.Diff, "+++ /dev/null") || len(dry.Files) != 2 || dry.Files[0].Action != ActionDelete {
+		t.Fatalf("dry run: %+v\n%s", dry.Files, dry.Diff)
+	}
+	if _, err := Apply(root, files, ApplyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "k8s", "old.yaml")); !os.IsNotExist(err) {
+		t.Fatalf("old.yaml still there: %v", err)
+	}
+	big := []author.File{{Path: "k8s/a.yaml", Content: make([]byte, 600)}, {Path: "k8s/b.yaml", Content: make([]byte, 600)}}
+	if _, err := Apply(root, big, ApplyOptions{Policy: Policy{MaxTotalBytes: 1000}}); !errors.Is(err, ErrPolicy) {
+		t.Fatalf("over the total cap: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "k8s", "a.yaml")); !os.IsNotExist(err) {
+		t.Fatal("a refused change wrote a file")
+	}
+}
