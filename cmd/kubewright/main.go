@@ -71,7 +71,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
 		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
 	})
-	root.AddCommand(newAnalyzeCmd(), newContainerizeCmd(), newValidateCmd(), newServeCmd(), newVersionCmd())
+	root.AddCommand(newAnalyzeCmd(), newContainerizeCmd(), newDoCmd(), newValidateCmd(), newServeCmd(), newVersionCmd())
 	return root
 }
 

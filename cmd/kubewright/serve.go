@@ -47,5 +47,10 @@ variable; a missing or malformed setting stops start-up with its name.`,
 	f.StringVar(&cfg.TriggerLabel, "trigger-label", cfg.TriggerLabel, "issue label that starts a containerize (KUBEWRIGHT_TRIGGER_LABEL)")
 	f.StringVar(&cfg.CRDs, "crds", cfg.CRDs, "comma-separated CRD directories for validation (KUBEWRIGHT_CRDS)")
 	f.StringVar(&cfg.Assets, "assets", cfg.Assets, "kube-apiserver and etcd for the dry-run (KUBEWRIGHT_ASSETS)")
+	f.StringVar(&cfg.LLMBaseURL, "llm-base-url", cfg.LLMBaseURL, "OpenAI-compatible API for free-text requests (KUBEWRIGHT_LLM_BASE_URL; the key only as KUBEWRIGHT_LLM_API_KEY)")
+	f.StringVar(&cfg.LLMModel, "llm-model", cfg.LLMModel, "model for free-text requests; empty disables them (KUBEWRIGHT_LLM_MODEL)")
+	f.IntVar(&cfg.TokensPerCall, "llm-tokens-per-call", cfg.TokensPerCall, "completion tokens per model call (KUBEWRIGHT_LLM_TOKENS_PER_CALL)")
+	f.IntVar(&cfg.TokensPerJob, "llm-tokens-per-job", cfg.TokensPerJob, "tokens per job (KUBEWRIGHT_LLM_TOKENS_PER_JOB)")
+	f.IntVar(&cfg.TokensPerDay, "llm-tokens-per-day", cfg.TokensPerDay, "tokens per installation and UTC day (KUBEWRIGHT_LLM_TOKENS_PER_DAY)")
 	return c
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/jackc/pgx/v5/stdlib" // the token ledger on PostgreSQL
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -20,6 +22,7 @@ import (
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/githubapp"
 	"github.com/kubewright/kubewright/internal/job"
+	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/queue"
 	"github.com/kubewright/kubewright/internal/validate"
 )
@@ -33,6 +36,7 @@ type Server struct {
 	queue   *queue.Queue
 	eph     *validate.Ephemeral
 	handler http.Handler
+	closers []func() error
 }
 
 // NewServer wires every piece from the settings.
@@ -77,9 +81,19 @@ func NewServer(ctx context.Context, cfg config.Server, log *slog.Logger) (*Serve
 	canceller := job.CancellerFunc(func(ctx context.Context, subject, except string) (int, error) {
 		return s.queue.CancelSubject(ctx, subject, except)
 	})
-	runner := job.New(clients, func(ctx context.Context, dir string) (*validate.Report, error) {
-		return validate.Validate(ctx, dir, vopts)
-	}, job.WithPrefix(cfg.Prefix), job.WithTriggerLabel(cfg.TriggerLabel), job.WithCanceller(canceller), job.WithLogger(log), job.WithMetrics(reg))
+	jopts := []job.Option{job.WithPrefix(cfg.Prefix), job.WithTriggerLabel(cfg.TriggerLabel), job.WithCanceller(canceller), job.WithLogger(log), job.WithMetrics(reg)}
+	if cfg.LLMModel != "" {
+		agents, err := s.agents(ctx, cfg)
+		if err != nil {
+			return nil, err
+		}
+		jopts = append(jopts, job.WithAgents(agents))
+	} else {
+		log.Info("free-text requests disabled: no model (set KUBEWRIGHT_LLM_MODEL)")
+	}
+	runner := job.New(clients, func(ctx context.Context, dir string, extra ...validate.Check) (*validate.Report, error) {
+		return validate.Validate(ctx, dir, vopts.With(extra...))
+	}, jopts...)
 
 	qopts := queue.Options{Workers: cfg.Workers}
 	if cfg.DatabaseURL != "" {
@@ -112,6 +126,41 @@ func NewServer(ctx context.Context, cfg config.Server, log *slog.Logger) (*Serve
 	return s, nil
 }
 
+// agents builds the model client and the token ledger, which lives in the
+// queue's database so every replica counts against the same daily budget.
+func (s *Server) agents(ctx context.Context, cfg config.Server) (job.Agents, error) {
+	lc := llm.ConfigFromEnv(os.Getenv)
+	lc.Model, lc.APIKey = cfg.LLMModel, cfg.LLMAPIKey
+	if cfg.LLMBaseURL != "" {
+		lc.BaseURL = cfg.LLMBaseURL
+	}
+	if err := lc.Check(); err != nil {
+		return job.Agents{}, err
+	}
+	client, err := llm.New(lc)
+	if err != nil {
+		return job.Agents{}, err
+	}
+	driver, dsn, dialect := "pgx", cfg.DatabaseURL, "postgres"
+	if dsn == "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+			return job.Agents{}, fmt.Errorf("--data-dir / KUBEWRIGHT_DATA_DIR: %w", err)
+		}
+		driver, dsn, dialect = "sqlite", filepath.Join(cfg.DataDir, "usage.db"), "sqlite"
+	}
+	db, err := sql.Open(driver, dsn)
+	if err != nil {
+		return job.Agents{}, fmt.Errorf("token ledger: %w", err)
+	}
+	s.closers = append(s.closers, db.Close)
+	ledger, err := llm.NewSQLLedger(ctx, db, dialect)
+	if err != nil {
+		return job.Agents{}, fmt.Errorf("token ledger: %w", err)
+	}
+	return job.Agents{Model: client, Ledger: ledger,
+		Budget: llm.Budget{PerCall: cfg.TokensPerCall, PerJob: cfg.TokensPerJob, PerDay: cfg.TokensPerDay}}, nil
+}
+
 // Handler serves /webhook, /healthz, /readyz and /metrics.
 func (s *Server) Handler() http.Handler { return s.handler }
 
@@ -125,6 +174,9 @@ func (s *Server) Close(ctx context.Context) error {
 	s.queue.Close()
 	if s.eph != nil {
 		err = errors.Join(err, s.eph.Stop())
+	}
+	for _, c := range s.closers {
+		err = errors.Join(err, c())
 	}
 	return err
 }

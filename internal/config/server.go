@@ -24,18 +24,29 @@ type Server struct {
 	TriggerLabel   string // KUBEWRIGHT_TRIGGER_LABEL: an issue opened with it, or given it, is containerized; default kubewright
 	CRDs           string // KUBEWRIGHT_CRDS: comma-separated CRD directories for validation
 	Assets         string // KUBEWRIGHT_ASSETS or KUBEBUILDER_ASSETS: kube-apiserver + etcd for the dry-run
+
+	// The LLM agents (free-text requests); off while LLMModel is empty.
+	LLMBaseURL    string // KUBEWRIGHT_LLM_BASE_URL: any OpenAI-compatible API, default https://api.openai.com/v1
+	LLMModel      string // KUBEWRIGHT_LLM_MODEL
+	LLMAPIKey     string // KUBEWRIGHT_LLM_API_KEY, else OPENAI_API_KEY
+	TokensPerCall int    // KUBEWRIGHT_LLM_TOKENS_PER_CALL: completion tokens per call, default 16000
+	TokensPerJob  int    // KUBEWRIGHT_LLM_TOKENS_PER_JOB: prompt + completion per job, default 200000
+	TokensPerDay  int    // KUBEWRIGHT_LLM_TOKENS_PER_DAY: per installation and UTC day, default 2000000
 }
 
 // ServerDefaults returns the defaults, overlaid with the environment.
 func ServerDefaults(getenv func(string) string) (Server, error) {
-	s := Server{Listen: ":8080", DataDir: "data", Workers: 4, Prefix: "/ai", TriggerLabel: "kubewright"}
+	s := Server{Listen: ":8080", DataDir: "data", Workers: 4, Prefix: "/ai", TriggerLabel: "kubewright",
+		TokensPerCall: 16000, TokensPerJob: 200000, TokensPerDay: 2000000}
 	str := map[string]*string{
 		"KUBEWRIGHT_LISTEN": &s.Listen, "KUBEWRIGHT_PRIVATE_KEY_FILE": &s.PrivateKeyFile, "KUBEWRIGHT_WEBHOOK_SECRET": &s.WebhookSecret,
 		"KUBEWRIGHT_DATABASE_URL": &s.DatabaseURL, "KUBEWRIGHT_DATA_DIR": &s.DataDir, "KUBEWRIGHT_GITHUB_URL": &s.GitHubURL,
 		"KUBEWRIGHT_PREFIX": &s.Prefix, "KUBEWRIGHT_TRIGGER_LABEL": &s.TriggerLabel, "KUBEWRIGHT_CRDS": &s.CRDs, "KUBEBUILDER_ASSETS": &s.Assets, "KUBEWRIGHT_ASSETS": &s.Assets,
+		"KUBEWRIGHT_LLM_BASE_URL": &s.LLMBaseURL, "KUBEWRIGHT_LLM_MODEL": &s.LLMModel, "OPENAI_API_KEY": &s.LLMAPIKey, "KUBEWRIGHT_LLM_API_KEY": &s.LLMAPIKey,
 	}
 	for _, k := range []string{"KUBEWRIGHT_LISTEN", "KUBEWRIGHT_PRIVATE_KEY_FILE", "KUBEWRIGHT_WEBHOOK_SECRET", "KUBEWRIGHT_DATABASE_URL",
-		"KUBEWRIGHT_DATA_DIR", "KUBEWRIGHT_GITHUB_URL", "KUBEWRIGHT_PREFIX", "KUBEWRIGHT_TRIGGER_LABEL", "KUBEWRIGHT_CRDS", "KUBEBUILDER_ASSETS", "KUBEWRIGHT_ASSETS"} {
+		"KUBEWRIGHT_DATA_DIR", "KUBEWRIGHT_GITHUB_URL", "KUBEWRIGHT_PREFIX", "KUBEWRIGHT_TRIGGER_LABEL", "KUBEWRIGHT_CRDS", "KUBEBUILDER_ASSETS", "KUBEWRIGHT_ASSETS",
+		"KUBEWRIGHT_LLM_BASE_URL", "KUBEWRIGHT_LLM_MODEL", "OPENAI_API_KEY", "KUBEWRIGHT_LLM_API_KEY"} {
 		if v := getenv(k); v != "" {
 			*str[k] = v
 		}
@@ -47,12 +58,15 @@ func ServerDefaults(getenv func(string) string) (Server, error) {
 		}
 		s.AppID = id
 	}
-	if v := getenv("KUBEWRIGHT_WORKERS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil {
-			return s, fmt.Errorf("KUBEWRIGHT_WORKERS=%q: not a number", v)
+	for k, dst := range map[string]*int{"KUBEWRIGHT_WORKERS": &s.Workers, "KUBEWRIGHT_LLM_TOKENS_PER_CALL": &s.TokensPerCall,
+		"KUBEWRIGHT_LLM_TOKENS_PER_JOB": &s.TokensPerJob, "KUBEWRIGHT_LLM_TOKENS_PER_DAY": &s.TokensPerDay} {
+		if v := getenv(k); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				return s, fmt.Errorf("%s=%q: not a number", k, v)
+			}
+			*dst = n
 		}
-		s.Workers = n
 	}
 	return s, nil
 }
@@ -79,6 +93,19 @@ func (s Server) Check() error {
 	}
 	if s.GitHubURL != "" && !strings.HasPrefix(s.GitHubURL, "https://") && !strings.HasPrefix(s.GitHubURL, "http://") {
 		errs = append(errs, fmt.Errorf("--github-url / KUBEWRIGHT_GITHUB_URL %q must be an http(s) URL", s.GitHubURL))
+	}
+	if s.LLMModel != "" {
+		if s.LLMBaseURL != "" && !strings.HasPrefix(s.LLMBaseURL, "https://") && !strings.HasPrefix(s.LLMBaseURL, "http://") {
+			errs = append(errs, fmt.Errorf("--llm-base-url / KUBEWRIGHT_LLM_BASE_URL %q must be an http(s) URL", s.LLMBaseURL))
+		}
+		for _, b := range []struct {
+			name string
+			n    int
+		}{{"--llm-tokens-per-call / KUBEWRIGHT_LLM_TOKENS_PER_CALL", s.TokensPerCall}, {"--llm-tokens-per-job / KUBEWRIGHT_LLM_TOKENS_PER_JOB", s.TokensPerJob}, {"--llm-tokens-per-day / KUBEWRIGHT_LLM_TOKENS_PER_DAY", s.TokensPerDay}} {
+			if b.n <= 0 {
+				errs = append(errs, fmt.Errorf("%s=%d: use a positive number of tokens (budgets are never unlimited in serve)", b.name, b.n))
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

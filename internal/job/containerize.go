@@ -91,7 +91,7 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 		Issue: q.issue, Closes: cfg.PullRequest.CloseIssue, Branch: branch, Services: result.Services, Errors: result.Errors,
 		Files: result.Files, Assumptions: result.Assumptions, Report: report,
 	})
-	pr, err := r.upsertPR(ctx, gh, q, branch, body, failed)
+	pr, err := r.upsertPR(ctx, gh, q, branch, "Containerize: Dockerfiles, Kubernetes and Flux manifests", body, failed)
 	if err != nil {
 		return err
 	}
@@ -108,8 +108,7 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 
 // upsertPR updates the open pull request of branch, or opens one: a
 // retried or redelivered job never opens a second.
-func (r *Runner) upsertPR(ctx context.Context, gh *github.Client, q request, branch, body string, draft bool) (*github.PullRequest, error) {
-	title := "Containerize: Dockerfiles, Kubernetes and Flux manifests"
+func (r *Runner) upsertPR(ctx context.Context, gh *github.Client, q request, branch, title, body string, draft bool) (*github.PullRequest, error) {
 	open, _, err := gh.PullRequests.List(ctx, q.owner, q.name, &github.PullRequestListOptions{Head: q.owner + ":" + branch, State: "open"})
 	if err != nil {
 		return nil, err

@@ -15,11 +15,11 @@ import (
 
 	"github.com/google/go-github/v88/github"
 
+	"github.com/kubewright/kubewright/internal/author/agent"
 	"github.com/kubewright/kubewright/internal/command"
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/githubapp"
 	"github.com/kubewright/kubewright/internal/queue"
-	"github.com/kubewright/kubewright/internal/validate"
 )
 
 // Clients is what the job needs from the GitHub App: a REST client and a
@@ -32,8 +32,9 @@ type Clients interface {
 
 var _ Clients = (*githubapp.Clients)(nil)
 
-// Validator validates a checked-out repository.
-type Validator func(ctx context.Context, dir string) (*validate.Report, error)
+// Validator validates a checked-out repository, with extra stages when
+// given (the Go build check of generated services).
+type Validator = agent.Validator
 
 // Runner runs deliveries. It implements queue.Handler.
 type Runner struct {
@@ -46,6 +47,7 @@ type Runner struct {
 	metrics  *jobMetrics
 	bot      Identity
 	log      *slog.Logger
+	agents   *Agents
 }
 
 var (
@@ -171,10 +173,21 @@ func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delive
 	if err != nil {
 		return err
 	}
-	switch res.Kind {
-	case command.KindIgnore:
+	intent := freeText(res)
+	switch {
+	case res.Kind == command.KindIgnore:
 		return nil
-	case command.KindReply:
+	case intent != "" && r.agents == nil:
+		body := res.Reply.Text + "\n\nFree-text requests are carried out by kubewright's LLM agents, and this installation has no model configured (KUBEWRIGHT_LLM_MODEL)."
+		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
+		return err
+	case intent != "" && where == command.PullRequest:
+		body := "Free-text requests work on issues: kubewright opens a pull request for them. Comment on an issue instead."
+		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
+		return err
+	case intent != "":
+		res = command.Result{Kind: command.KindCommand, Command: &command.Command{Name: "do", Line: res.Reply.Line, Raw: res.Reply.Raw}}
+	case res.Kind == command.KindReply:
 		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(res.Reply.Text)})
 		return err
 	}
@@ -189,7 +202,11 @@ func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delive
 	}
 	if !allowed {
 		log.Info("refused: commenter lacks write permission", "user", user)
-		body := fmt.Sprintf("Sorry @%s, `%s %s` needs write, maintain or admin permission on this repository (or membership of a team listed under commands.teams in .github/kubewright.yaml), so nothing was run.", user, r.prefix, res.Command.Name)
+		what := fmt.Sprintf("`%s %s`", r.prefix, res.Command.Name)
+		if intent != "" {
+			what = "a free-text request"
+		}
+		body := fmt.Sprintf("Sorry @%s, %s needs write, maintain or admin permission on this repository (or membership of a team listed under commands.teams in .github/kubewright.yaml), so nothing was run.", user, what)
 		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
 		return err
 	}
@@ -207,6 +224,8 @@ func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delive
 		return r.validatePR(ctx, gh, req)
 	case "cancel":
 		return r.cancelJobs(ctx, gh, req, d)
+	case "do":
+		return r.do(ctx, log, gh, req, intent)
 	default:
 		body := fmt.Sprintf("`%s %s` is not available yet in this version of kubewright.", r.prefix, res.Command.Name)
 		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})

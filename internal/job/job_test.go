@@ -93,9 +93,9 @@ func newEnvWithConfig(t testing.TB, repoConfig string) *env {
 	}
 	eph := validate.NewEphemeral(assets)
 	t.Cleanup(func() { eph.Stop() })
-	v := func(ctx context.Context, dir string) (*validate.Report, error) {
+	v := func(ctx context.Context, dir string, extra ...validate.Check) (*validate.Report, error) {
 		return validate.Validate(ctx, dir, validate.Options{CRDs: crds, DryRun: validate.DryRunCheck{
-			Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}})
+			Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}}.With(extra...))
 	}
 	rebuild := func(opts ...job.Option) *job.Runner { return job.New(clients, v, opts...) }
 	rebuildWith := func(v job.Validator, opts ...job.Option) *job.Runner { return job.New(clients, v, opts...) }
@@ -425,7 +425,7 @@ func TestStatusComment(t *testing.T) {
 // annotation at the finding's file and line.
 func TestValidationFailureOpensDraft(t *testing.T) {
 	e := newEnv(t)
-	e.runner = e.rebuildWith(func(ctx context.Context, dir string) (*validate.Report, error) {
+	e.runner = e.rebuildWith(func(ctx context.Context, dir string, extra ...validate.Check) (*validate.Report, error) {
 		return &validate.Report{
 			Stages: []validate.StageResult{{Name: "build"}, {Name: "dryrun", Errors: 1}},
 			Findings: []finding.Finding{{ID: "KW-DRYRUN-001", Severity: finding.Error, Stage: "dryrun",

@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/author/agent"
+	"github.com/kubewright/kubewright/internal/config"
+	"github.com/kubewright/kubewright/internal/job"
+	"github.com/kubewright/kubewright/internal/llm"
+	"github.com/kubewright/kubewright/internal/publish"
+	"github.com/kubewright/kubewright/internal/validate"
+	"github.com/kubewright/kubewright/internal/workspace"
+)
+
+func newDoCmd() *cobra.Command {
+	var (
+		lc          llm.Config
+		budget      llm.Budget
+		dryRun      bool
+		maxAttempts int
+		crds        []string
+		assets      string
+		noDryRun    bool
+		format      string
+		aopts       author.Options
+	)
+	c := &cobra.Command{
+		Use:   `do "<intent>" [PATH]`,
+		Short: "Carry out a free-text request with the LLM agents, validated, and write the files",
+		Long: `Ask kubewright's agents for a change in your words, e.g.
+
+  kubewright do "add an inventory service in Go backed by PostgreSQL and route /inventory to it" .
+  kubewright do "put order-service behind Redis" --dry-run
+
+The deterministic draft (what containerize writes) is the starting point; the
+agent chosen from the request edits it, kubewright validates the result
+(kustomize, Flux, schemas, Dockerfiles, policy, server-side dry-run when a
+kube-apiserver is available, and go build/vet/test for generated Go code)
+and feeds the findings to the repair agent, at most --max-attempts times.
+Only a change without new errors is written, unless attempts run out, when
+the failing change is written so you can finish it (exit code 1).
+
+The model is any OpenAI-compatible API: --llm-base-url, --llm-model and
+--llm-api-key, or KUBEWRIGHT_LLM_BASE_URL, KUBEWRIGHT_LLM_MODEL and
+KUBEWRIGHT_LLM_API_KEY (falling back to OPENAI_API_KEY).`,
+		Args: cobra.RangeArgs(1, 2),
+		RunE: func(c *cobra.Command, args []string) error {
+			root, err := pathArg(args[1:])
+			if err != nil {
+				return err
+			}
+			if format != "text" && format != "json" {
+				return usageErr("--format %q: use text or json", format)
+			}
+			env := llm.ConfigFromEnv(os.Getenv)
+			lc = overlay(env, lc)
+			if err := lc.Check(); err != nil {
+				return usageErr("%v", err)
+			}
+			client, err := llm.New(lc)
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			cfg, err := config.LoadRepo(root)
+			if err != nil {
+				return &exitError{code: exitFail, err: err}
+			}
+			if len(crds) == 0 {
+				if d := os.Getenv("KUBEWRIGHT_CRDS"); d != "" {
+					crds = []string{d}
+				}
+			}
+			vopts := validate.Options{}
+			if len(crds) > 0 {
+				if vopts.CRDs, err = validate.LoadCRDs(crds...); err != nil {
+					return usageErr("--crds: %v", err)
+				}
+			}
+			if !noDryRun {
+				dir, err := validate.FindAssets(assets)
+				if err != nil && !errors.Is(err, validate.ErrNoAssets) {
+					return usageErr("--assets: %v", err)
+				}
+				if err == nil {
+					eph := validate.NewEphemeral(dir)
+					defer eph.Stop()
+					vopts.DryRun = validate.DryRunCheck{Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}
+				}
+			}
+			meter := llm.NewMeter(job.Budget(budget, cfg))
+			res, err := agent.Run(c.Context(), client, root, agent.Options{
+				Intent: args[0], Config: cfg, Author: job.MergeOptions(cfg, aopts), MaxAttempts: maxAttempts, Meter: meter,
+				Validate: func(ctx context.Context, dir string, extra ...validate.Check) (*validate.Report, error) {
+					return validate.Validate(ctx, dir, vopts.With(extra...))
+				},
+			})
+			if err != nil {
+				return &exitError{code: exitFail, err: err}
+			}
+			var applied *workspace.Result
+			if len(res.Files) > 0 {
+				applied, err = workspace.Apply(root, res.Files, workspace.ApplyOptions{Force: true, DryRun: dryRun, Policy: res.Policy})
+				if err != nil {
+					return &exitError{code: exitFail, err: err}
+				}
+			}
+			out := c.OutOrStdout()
+			if format == "json" {
+				enc := json.NewEncoder(out)
+				enc.SetIndent("", "  ")
+				if err := enc.Encode(res); err != nil {
+					return err
+				}
+			} else {
+				printDo(out, res, applied, dryRun)
+			}
+			switch res.Outcome {
+			case agent.Valid:
+				return nil
+			case agent.Nothing, agent.Stopped:
+				if len(res.Files) > 0 {
+					return nil
+				}
+			}
+			return &exitError{code: exitFail, err: fmt.Errorf("%s", outcomeLine(res))}
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&lc.BaseURL, "llm-base-url", "", "OpenAI-compatible API base URL (default $KUBEWRIGHT_LLM_BASE_URL, else https://api.openai.com/v1)")
+	f.StringVar(&lc.Model, "llm-model", "", "model name, or Azure deployment (default $KUBEWRIGHT_LLM_MODEL)")
+	f.StringVar(&lc.APIKey, "llm-api-key", "", "API key (default $KUBEWRIGHT_LLM_API_KEY, else $OPENAI_API_KEY); prefer the variable")
+	f.IntVar(&budget.PerJob, "max-tokens", 200000, "token budget for the whole request (prompt + completion)")
+	f.IntVar(&budget.PerCall, "max-completion-tokens", 16000, "completion tokens per model call")
+	f.IntVar(&maxAttempts, "max-attempts", 0, "validate-and-repair rounds (default agents.maxAttempts, else 3)")
+	f.BoolVar(&dryRun, "dry-run", false, "print the unified diff and write nothing")
+	f.StringArrayVar(&crds, "crds", nil, "file or directory of CRDs (repeatable; default $KUBEWRIGHT_CRDS)")
+	f.StringVar(&assets, "assets", "", "directory with kube-apiserver and etcd for the dry-run (default $KUBEBUILDER_ASSETS)")
+	f.BoolVar(&noDryRun, "no-dry-run", false, "skip the server-side dry-run stage")
+	f.StringVar(&format, "format", "text", "output format: text or json")
+	f.StringVar(&aopts.Registry, "registry", "", "image registry prefix for the draft, e.g. ghcr.io/acme")
+	f.StringVar(&aopts.IngressHost, "ingress-host", "", "DNS suffix for user-facing services")
+	f.StringVar(&aopts.Env, "env", "", "GitOps environment overlay (default production)")
+	return c
+}
+
+// overlay lays flags over the environment's settings.
+func overlay(env, flags llm.Config) llm.Config {
+	if flags.BaseURL != "" {
+		env.BaseURL = flags.BaseURL
+	}
+	if flags.Model != "" {
+		env.Model = flags.Model
+	}
+	if flags.APIKey != "" {
+		env.APIKey = flags.APIKey
+	}
+	return env
+}
+
+func outcomeLine(r *agent.Result) string {
+	switch r.Outcome {
+	case agent.Valid:
+		return "the change passed validation"
+	case agent.Failing:
+		return "validation still fails after the repair attempts; the change was written so you can finish it"
+	}
+	return publish.Sentence(r.Reason)
+}
+
+func printDo(out io.Writer, r *agent.Result, applied *workspace.Result, dryRun bool) {
+	if applied != nil && dryRun {
+		fmt.Fprint(out, applied.Diff)
+		if applied.Diff != "" {
+			fmt.Fprintln(out)
+		}
+	}
+	fmt.Fprintf(out, "Request: %s\nAgent:   %s\nOutcome: %s (%s)\n", r.Intent, r.Agent, r.Outcome, outcomeLine(r))
+	if r.Summary != "" {
+		fmt.Fprintf(out, "\n%s\n", r.Summary)
+	}
+	if len(r.Attempts) > 0 {
+		fmt.Fprintln(out, "\nAttempts")
+		for _, a := range r.Attempts {
+			fmt.Fprintf(out, "  %d %-24s %2d changed  %d refused  %d new findings  %d+%d tokens\n", a.N, a.Agent, len(a.Changed), len(a.Refused), len(a.Findings), a.Usage.PromptTokens, a.Usage.CompletionTokens)
+			for _, x := range a.Refused {
+				fmt.Fprintf(out, "      refused %s %s: %s\n", x.Action, x.Path, x.Reason)
+			}
+			for _, f := range a.Findings {
+				fmt.Fprintf(out, "      %s:%d %s %s\n", f.File, f.Line, f.ID, f.Message)
+			}
+		}
+	}
+	if applied != nil {
+		title := "Files"
+		if dryRun {
+			title = "Files (dry run: nothing written)"
+		}
+		fmt.Fprintf(out, "\n%s\n", title)
+		for _, f := range applied.Files {
+			fmt.Fprintf(out, "  %-9s %s\n", f.Action, f.Path)
+		}
+	}
+	for _, s := range []struct {
+		title string
+		items []string
+	}{{"Assumptions", r.Assumptions}, {"Risks", r.Risks}} {
+		if len(s.items) > 0 {
+			fmt.Fprintf(out, "\n%s\n", s.title)
+			for _, a := range s.items {
+				fmt.Fprintf(out, "  - %s\n", a)
+			}
+		}
+	}
+	fmt.Fprintf(out, "\n%d model calls, %d prompt + %d completion tokens, %d secrets redacted from prompts\n", len(r.Calls), r.Usage.PromptTokens, r.Usage.CompletionTokens, r.Redactions)
+}

@@ -1,0 +1,454 @@
+package agent_test
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	"k8s.io/client-go/rest"
+
+	"github.com/kubewright/kubewright/internal/author/agent"
+	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/job"
+	"github.com/kubewright/kubewright/internal/llm"
+	"github.com/kubewright/kubewright/internal/llm/llmtest"
+	"github.com/kubewright/kubewright/internal/validate"
+)
+
+var (
+	setupOnce sync.Once
+	crds      []*apiextensionsv1.CustomResourceDefinition
+	eph       *validate.Ephemeral
+	setupErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if eph != nil {
+		eph.Stop()
+	}
+	os.Exit(code)
+}
+
+// validator runs every stage, the server-side dry-run included, against
+// one throwaway kube-apiserver with the real CRDs.
+func validator(t *testing.T) agent.Validator {
+	t.Helper()
+	setupOnce.Do(func() {
+		dir := os.Getenv("KUBEWRIGHT_CRDS")
+		if dir == "" {
+			dir = filepath.Join("..", "..", "..", "..", "shared", "crds")
+		}
+		if crds, setupErr = validate.LoadCRDs(dir); setupErr != nil {
+			setupErr = fmt.Errorf("CRDs: %w (set KUBEWRIGHT_CRDS or run `make test`)", setupErr)
+			return
+		}
+		assets, err := validate.FindAssets("")
+		if err != nil {
+			setupErr = fmt.Errorf("%w: run `make test` (it builds kube-apiserver and etcd)", err)
+			return
+		}
+		eph = validate.NewEphemeral(assets)
+	})
+	if setupErr != nil {
+		t.Fatal(setupErr)
+	}
+	dry := validate.DryRunCheck{Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}
+	return func(ctx context.Context, dir string, extra ...validate.Check) (*validate.Report, error) {
+		return validate.Validate(ctx, dir, validate.Options{CRDs: crds, DryRun: dry}.With(extra...))
+	}
+}
+
+// fixture copies a fixture repository into a temporary directory.
+func fixture(t *testing.T, name string) string {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), name)
+	copyTree(t, filepath.Join("..", "..", "..", "testdata", "repos", name), dst)
+	return dst
+}
+
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func read(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// run carries out intent on root against a scripted model.
+func run(t *testing.T, root, intent string, opts agent.Options, script ...llmtest.Reply) (*agent.Result, *llmtest.Server) {
+	t.Helper()
+	srv := llmtest.NewServer(t, script...)
+	cfg := srv.Config()
+	cfg.MaxRetries = 2
+	client, err := llm.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Intent = intent
+	if opts.Validate == nil {
+		opts.Validate = validator(t)
+	}
+	res, err := agent.Run(context.Background(), client, root, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, srv
+}
+
+func proposal(summary string, edits ...llm.Edit) llmtest.Reply {
+	return llmtest.Reply{Proposal: &llm.Proposal{Summary: summary, Edits: edits, Assumptions: []string{}, Risks: []string{}}}
+}
+
+func reviewReply(risks ...string) llmtest.Reply {
+	return llmtest.Reply{Proposal: &llm.Proposal{Summary: "Reviewed.", Edits: []llm.Edit{}, Assumptions: []string{}, Risks: risks}}
+}
+
+func changed(res *agent.Result, path string) (string, bool) {
+	for _, f := range res.Files {
+		if f.Path == path && !f.Delete {
+			return string(f.Content), true
+		}
+	}
+	return "", false
+}
+
+const inventoryIngress = `apiVersion: networking.k8s.io/v1
+kind: Ingress
+metadata:
+  name: inventory-service
+  namespace: inventory-service
+  labels:
+    app.kubernetes.io/name: inventory-service
+    app.kubernetes.io/managed-by: kubewright
+spec:
+  ingressClassName: nginx
+  rules:
+    - host: shop.example.com
+      http:
+        paths:
+          - path: /inventory
+            pathType: Prefix
+            backend:
+              service:
+                name: inventory-service
+                port:
+                  name: http
+`
+
+func TestNewGoServiceCompiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and tests a generated module")
+	}
+	root := fixture(t, "polyglot-shop")
+	src := filepath.Join("testdata", "inventory-service")
+	var edits []llm.Edit
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		edits = append(edits, llm.Edit{Path: "inventory-service/" + e.Name(), Action: llm.ActionCreate, Content: read(t, filepath.Join(src, e.Name()))})
+	}
+	edits = append(edits, llm.Edit{Path: "k8s/inventory-service/ingress.yaml", Action: llm.ActionCreate, Content: inventoryIngress})
+	res, srv := run(t, root, "add an inventory service in Go backed by PostgreSQL and route /inventory to it", agent.Options{},
+		proposal("Adds inventory-service.", edits...), reviewReply("The table is created at start-up; a migration tool would be better."))
+	if res.Outcome != agent.Valid {
+		t.Fatalf("outcome %s (%s); findings %v", res.Outcome, res.Reason, res.NewFindings)
+	}
+	if res.Agent != agent.AgentServiceCodegen {
+		t.Fatalf("agent %s", res.Agent)
+	}
+	for _, p := range []string{"inventory-service/main.go", "inventory-service/go.sum", "inventory-service/Dockerfile", "k8s/inventory-service/deployment.yaml", "gitops/apps/base/inventory-service/kustomization.yaml"} {
+		if _, ok := changed(res, p); !ok {
+			t.Errorf("%s not in the change", p)
+		}
+	}
+	if ing, _ := changed(res, "k8s/inventory-service/ingress.yaml"); ing != inventoryIngress {
+		t.Errorf("the model's route was not kept:\n%s", ing)
+	}
+	for _, f := range res.Files {
+		if len(f.Content) > 1<<20 {
+			t.Errorf("%s is %d bytes: build output leaked into the change", f.Path, len(f.Content))
+		}
+		if strings.Contains(string(f.Content), "kubewright-stage") {
+			t.Errorf("%s mentions the private stage directory", f.Path)
+		}
+	}
+	ranGo := false
+	for _, s := range res.Report.Stages {
+		if s.Name == validate.StageGo {
+			ranGo = s.Errors == 0
+		}
+	}
+	if !ranGo {
+		t.Errorf("the go stage did not run and pass: %+v", res.Report.Stages)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 2 {
+		t.Fatalf("%d requests, want codegen + review", len(reqs))
+	}
+	user := reqs[0].Messages[1].Content
+	for _, want := range []string{"order-service/Dockerfile", "add an inventory service", "inventory-service/"} {
+		if !strings.Contains(user, want) {
+			t.Errorf("the codegen prompt lacks %q", want)
+		}
+	}
+	if len(res.Risks) != 1 || !strings.Contains(res.Summary, "Reviewed.") {
+		t.Errorf("review not folded in: %q %v", res.Summary, res.Risks)
+	}
+}
+
+// draftFile returns a file of the deterministic draft for the fixture.
+func draftFile(t *testing.T, fixtureName, path string) string {
+	t.Helper()
+	root := fixture(t, fixtureName)
+	if _, err := job.Containerize(context.Background(), root, job.ContainerizeOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	return read(t, filepath.Join(root, filepath.FromSlash(path)))
+}
+
+const orderDeployment = "k8s/order-service/deployment.yaml"
+
+// replicas returns the draft's order-service Deployment with 3 replicas,
+// and a copy that also carries a misspelt field the schema check rejects.
+func replicas(t *testing.T) (good, broken string) {
+	t.Helper()
+	d := draftFile(t, "polyglot-shop", orderDeployment)
+	if !strings.Contains(d, "\n  replicas: ") {
+		t.Fatalf("the draft Deployment has no replicas line:\n%s", d)
+	}
+	lines := strings.Split(d, "\n")
+	for i, l := range lines {
+		if strings.HasPrefix(l, "  replicas: ") {
+			lines[i] = "  replicas: 3"
+		}
+	}
+	good = strings.Join(lines, "\n")
+	broken = strings.Replace(good, "  replicas: 3", "  replicas: 3\n  replica: 3", 1)
+	return good, broken
+}
+
+func TestRepairOnSecondAttempt(t *testing.T) {
+	good, broken := replicas(t)
+	root := fixture(t, "polyglot-shop")
+	res, srv := run(t, root, "run order-service with 3 replicas", agent.Options{},
+		proposal("Three replicas.", llm.Edit{Path: orderDeployment, Action: llm.ActionReplace, Content: broken}),
+		proposal("Removed the misspelt field.", llm.Edit{Path: orderDeployment, Action: llm.ActionReplace, Content: good}),
+		reviewReply())
+	if res.Outcome != agent.Valid || res.Agent != agent.AgentDeployment {
+		t.Fatalf("outcome %s, agent %s, findings %v", res.Outcome, res.Agent, res.NewFindings)
+	}
+	if len(res.Attempts) != 3 || res.Attempts[1].Agent != agent.AgentRepair || res.Attempts[2].Agent != agent.AgentReview {
+		t.Fatalf("attempts %+v\nreport %+v", res.Attempts, res.Report)
+	}
+	var first []finding.Finding
+	for _, f := range res.Attempts[0].Findings {
+		if f.File == orderDeployment && f.Line == 13 && (f.ID == "KW-SCHEMA-001" || f.ID == "KW-DRYRUN-001") {
+			first = append(first, f)
+		}
+	}
+	if len(first) != 2 {
+		t.Fatalf("attempt 1 findings %+v, want the schema check and the API server to reject spec.replica", res.Attempts[0].Findings)
+	}
+	if len(res.Attempts[1].Findings) != 0 {
+		t.Fatalf("attempt 2 still has findings %+v", res.Attempts[1].Findings)
+	}
+	repairPrompt := srv.Requests()[1].Messages[1].Content
+	want := fmt.Sprintf("%s:%d %s", first[0].File, first[0].Line, first[0].ID)
+	if !strings.Contains(repairPrompt, want) || !strings.Contains(repairPrompt, "replica: 3") {
+		t.Errorf("the repair prompt lacks the finding %q or the file's current content", want)
+	}
+	if got, _ := changed(res, orderDeployment); got != good {
+		t.Errorf("final deployment:\n%s", got)
+	}
+	if res.Usage.Total() == 0 || len(res.Calls) != 3 {
+		t.Errorf("usage %+v over %d calls", res.Usage, len(res.Calls))
+	}
+}
+
+func TestNeverRight(t *testing.T) {
+	_, broken := replicas(t)
+	root := fixture(t, "polyglot-shop")
+	bad := func(s string) llmtest.Reply {
+		return proposal(s, llm.Edit{Path: orderDeployment, Action: llm.ActionReplace, Content: broken})
+	}
+	res, srv := run(t, root, "run order-service with 3 replicas", agent.Options{MaxAttempts: 2},
+		bad("Three replicas."), bad("Try again."), reviewReply("The Deployment does not validate."))
+	if res.Outcome != agent.Failing {
+		t.Fatalf("outcome %s", res.Outcome)
+	}
+	if len(srv.Requests()) != 3 || len(res.Attempts) != 3 {
+		t.Fatalf("%d requests, %d attempts: want 2 attempts and a review", len(srv.Requests()), len(res.Attempts))
+	}
+	if finding.AtLeast(res.NewFindings, finding.Error) == 0 {
+		t.Fatal("no findings left for the draft PR")
+	}
+	if got, ok := changed(res, orderDeployment); !ok || got != broken {
+		t.Fatal("the failing change is not kept for the draft PR")
+	}
+}
+
+func TestBudget(t *testing.T) {
+	good, broken := replicas(t)
+	t.Run("refused before the first call", func(t *testing.T) {
+		root := fixture(t, "polyglot-shop")
+		res, srv := run(t, root, "run order-service with 3 replicas", agent.Options{Meter: llm.NewMeter(llm.Budget{PerJob: 100})})
+		if res.Outcome != agent.Stopped || len(res.Files) != 0 || len(srv.Requests()) != 0 {
+			t.Fatalf("outcome %s, %d files, %d requests", res.Outcome, len(res.Files), len(srv.Requests()))
+		}
+		if !strings.Contains(res.Reason, "token budget") || !strings.Contains(res.Reason, "nothing is proposed") {
+			t.Errorf("reason %q", res.Reason)
+		}
+	})
+	t.Run("exhausted after a failing answer", func(t *testing.T) {
+		root := fixture(t, "polyglot-shop")
+		reply := proposal("Three replicas.", llm.Edit{Path: orderDeployment, Action: llm.ActionReplace, Content: broken})
+		reply.PromptTokens, reply.CompletionTokens = 60000, 2000
+		res, srv := run(t, root, "run order-service with 3 replicas", agent.Options{Meter: llm.NewMeter(llm.Budget{PerJob: 61000})}, reply)
+		if res.Outcome != agent.Stopped || len(res.Files) != 0 || len(srv.Requests()) != 1 {
+			t.Fatalf("outcome %s, %d files, %d requests: no repair call may follow", res.Outcome, len(res.Files), len(srv.Requests()))
+		}
+		if used := res.Usage.Total(); used != 62000 {
+			t.Errorf("usage %d", used)
+		}
+	})
+	t.Run("valid answer keeps its work, review skipped", func(t *testing.T) {
+		root := fixture(t, "polyglot-shop")
+		reply := proposal("Three replicas.", llm.Edit{Path: orderDeployment, Action: llm.ActionReplace, Content: good})
+		reply.PromptTokens, reply.CompletionTokens = 60000, 2000
+		res, srv := run(t, root, "run order-service with 3 replicas", agent.Options{Meter: llm.NewMeter(llm.Budget{PerJob: 61000})}, reply)
+		if res.Outcome != agent.Valid || len(srv.Requests()) != 1 {
+			t.Fatalf("outcome %s, %d requests", res.Outcome, len(srv.Requests()))
+		}
+		if got, _ := changed(res, orderDeployment); got != good {
+			t.Error("the validated change is lost")
+		}
+	})
+}
+
+func TestMalformedAnswers(t *testing.T) {
+	good, _ := replicas(t)
+	t.Run("corrected on the corrective retry", func(t *testing.T) {
+		root := fixture(t, "polyglot-shop")
+		res, srv := run(t, root, "run order-service with 3 replicas", agent.Options{},
+			llmtest.Reply{Content: `{"edits": [{"path": "k8s/x.yaml", "action": "patch"`},
+			proposal("Three replicas.", llm.Edit{Path: orderDeployment, Action: llm.ActionReplace, Content: good}),
+			reviewReply())
+		if res.Outcome != agent.Valid {
+			t.Fatalf("outcome %s (%s)", res.Outcome, res.Reason)
+		}
+		if n := len(srv.Requests()); n != 3 {
+			t.Fatalf("%d requests, want answer + correction + review", n)
+		}
+	})
+	t.Run("malformed twice", func(t *testing.T) {
+		root := fixture(t, "polyglot-shop")
+		res, _ := run(t, root, "run order-service with 3 replicas", agent.Options{},
+			llmtest.Reply{Content: "Sure! Here are the files you asked for."}, llmtest.Reply{Content: "```yaml\nkind: Deployment\n```"})
+		if res.Outcome != agent.Stopped || len(res.Files) != 0 || !strings.Contains(res.Reason, "not a valid proposal") {
+			t.Fatalf("outcome %s, %d files, reason %q", res.Outcome, len(res.Files), res.Reason)
+		}
+	})
+}
+
+func TestRateLimitedThenSuccess(t *testing.T) {
+	good, _ := replicas(t)
+	root := fixture(t, "polyglot-shop")
+	res, srv := run(t, root, "run order-service with 3 replicas", agent.Options{},
+		llmtest.Reply{Status: 429, Header: map[string]string{"Retry-After": "1"}},
+		proposal("Three replicas.", llm.Edit{Path: orderDeployment, Action: llm.ActionReplace, Content: good}),
+		reviewReply())
+	if res.Outcome != agent.Valid || len(srv.Requests()) != 3 || len(res.Attempts) != 2 {
+		t.Fatalf("outcome %s, %d requests, %d attempts", res.Outcome, len(srv.Requests()), len(res.Attempts))
+	}
+}
+
+func TestTraversalIsSentBack(t *testing.T) {
+	good, _ := replicas(t)
+	root := fixture(t, "polyglot-shop")
+	res, srv := run(t, root, "run order-service with 3 replicas", agent.Options{},
+		proposal("Three replicas.",
+			llm.Edit{Path: "../outside.txt", Action: llm.ActionCreate, Content: "x"},
+			llm.Edit{Path: "/etc/cron.d/x", Action: llm.ActionCreate, Content: "x"},
+			llm.Edit{Path: orderDeployment, Action: llm.ActionReplace, Content: good}),
+		proposal("Three replicas.", llm.Edit{Path: orderDeployment, Action: llm.ActionReplace, Content: good}),
+		reviewReply())
+	if res.Outcome != agent.Valid {
+		t.Fatalf("outcome %s (%s)", res.Outcome, res.Reason)
+	}
+	// The parser rejects paths that leave the repository; the model is
+	// told why and answers again.
+	correction := srv.Requests()[1].Messages
+	if last := correction[len(correction)-1].Content; !strings.Contains(last, "..") {
+		t.Errorf("the corrective request does not say what was wrong:\n%s", last)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(root), "outside.txt")); err == nil {
+		t.Error("a file was written outside the repository")
+	}
+}
+
+func TestWritePolicyRefusals(t *testing.T) {
+	good, _ := replicas(t)
+	root := fixture(t, "polyglot-shop")
+	res, _ := run(t, root, "run order-service with 3 replicas", agent.Options{},
+		proposal("Three replicas, and more.",
+			llm.Edit{Path: ".github/workflows/leak.yml", Action: llm.ActionCreate, Content: "on: push\n"},
+			llm.Edit{Path: "order-service/.env", Action: llm.ActionCreate, Content: "TOKEN=x\n"},
+			llm.Edit{Path: "README.md", Action: llm.ActionReplace, Content: "# pwned\n"},
+			llm.Edit{Path: "k8s/order-service/settings.yaml", Action: llm.ActionCreate, Content: "password: [REDACTED]\n"},
+			llm.Edit{Path: orderDeployment, Action: llm.ActionReplace, Content: good},
+		), reviewReply())
+	if res.Outcome != agent.Valid {
+		t.Fatalf("outcome %s (%s)", res.Outcome, res.Reason)
+	}
+	for _, f := range res.Files {
+		if strings.Contains(f.Path, "workflows") || strings.HasSuffix(f.Path, ".env") || f.Path == "README.md" || f.Path == "k8s/order-service/settings.yaml" {
+			t.Errorf("%s was written", f.Path)
+		}
+	}
+	refused := map[string]string{}
+	for _, a := range res.Attempts {
+		for _, r := range a.Refused {
+			refused[r.Path] = r.Reason
+		}
+	}
+	for _, p := range []string{".github/workflows/leak.yml", "order-service/.env", "README.md", "k8s/order-service/settings.yaml"} {
+		if refused[p] == "" {
+			t.Errorf("%s not refused (refusals %v)", p, refused)
+		}
+	}
+	if got, _ := changed(res, orderDeployment); got != good {
+		t.Error("the allowed edit was not applied")
+	}
+}
