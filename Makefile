@@ -56,6 +56,9 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzParseRepo$$' -fuzztime $(FUZZTIME) ./internal/config/
 	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/command/
 	$(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 200x ./internal/githubapp/
+	@for t in FuzzParseProposal FuzzRedact FuzzSanitize FuzzFence; do \
+	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/llm/ || exit 1; done
+	$(GO) test -run '^$$' -fuzz '^FuzzGoParse$$' -fuzztime $(FUZZTIME) ./internal/validate/
 
 ## golden: rewrite golden files after an intended change (read the diff!).
 golden: testenv
