@@ -127,11 +127,9 @@ func allowed(g *gate) []string {
 		}
 		out = append(out, "One new service directory directly under "+where+".")
 	}
-	if g.policy.AllowWorkflows {
-		out = append(out, ".github/workflows/ (allowed by this repository's configuration).")
-	} else {
-		out = append(out, "Never .github/workflows/ or anything under .github/.")
-	}
+	// Agents never propose workflows, even where allowWorkflows lets
+	// kubewright write them: CI changes are for people to author.
+	out = append(out, "Never .github/workflows/ or anything under .github/.")
 	out = append(out, "No .env files, no absolute paths, no '..', no symlinks, nothing under .git/.")
 	return out
 }
