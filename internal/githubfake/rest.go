@@ -61,6 +61,7 @@ func (s *Server) routes() []route {
 		{method: http.MethodPost, specPath: "/app/installations/{installation_id}/access_tokens", auth: authJWT, handle: (*Server).createToken},
 		{method: http.MethodGet, specPath: "/repos/{owner}/{repo}", auth: authRepo, handle: (*Server).getRepo},
 		{method: http.MethodGet, specPath: "/repos/{owner}/{repo}/collaborators/{username}/permission", auth: authRepo, handle: (*Server).getPermission},
+		{method: http.MethodGet, specPath: "/repos/{owner}/{repo}/issues/{issue_number}", auth: authRepo, handle: (*Server).getIssue},
 		{method: http.MethodPost, specPath: "/repos/{owner}/{repo}/issues/{issue_number}/comments", auth: authRepo, handle: (*Server).createComment},
 		{method: http.MethodPatch, specPath: "/repos/{owner}/{repo}/issues/comments/{comment_id}", auth: authRepo, handle: (*Server).updateComment},
 		{method: http.MethodPost, specPath: "/repos/{owner}/{repo}/issues/comments/{comment_id}/reactions", auth: authRepo, handle: (*Server).createReaction},
@@ -397,6 +398,59 @@ func (s *Server) createComment(c *call) reply {
 	h := http.Header{}
 	h.Set("Location", body["url"].(string))
 	return reply{status: http.StatusCreated, header: h, body: body}
+}
+
+// getIssue serves an issue, or a pull request in its issue form (with the
+// pull_request links), as GitHub does for numbers they share.
+func (s *Server) getIssue(c *call) reply {
+	n, err := strconv.Atoi(c.params["issue_number"])
+	if err != nil {
+		return notFound()
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rp := s.repoLocked(c)
+	if rp == nil || !rp.issues[n] {
+		return notFound()
+	}
+	api := s.APIURL() + "repos/" + rp.owner + "/" + rp.name
+	self := fmt.Sprintf("%s/issues/%d", api, n)
+	comments := 0
+	for _, cm := range rp.comments {
+		if cm.Issue == n {
+			comments++
+		}
+	}
+	m := map[string]any{
+		"id": int64(n) + rp.id*1000, "node_id": fmt.Sprintf("I_%d_%d", rp.id, n), "url": self, "repository_url": api,
+		"labels_url": self + "/labels{/name}", "comments_url": self + "/comments", "events_url": self + "/events",
+		"html_url": fmt.Sprintf("%s/%s/%s/issues/%d", s.URL, rp.owner, rp.name, n), "number": n,
+		"state": "open", "locked": false, "labels": []any{}, "assignee": nil, "assignees": []any{}, "milestone": nil,
+		"comments": comments, "closed_at": nil, "author_association": "NONE",
+	}
+	if it, ok := rp.issueText[n]; ok {
+		m["title"], m["user"] = it.Title, s.actorJSON(it.User)
+		m["body"] = nil
+		if it.Body != "" {
+			m["body"] = it.Body
+		}
+		m["created_at"], m["updated_at"] = stamp(it.CreatedAt), stamp(it.CreatedAt)
+		return reply{status: http.StatusOK, body: m}
+	}
+	for _, p := range rp.pulls {
+		if p.Number != n {
+			continue
+		}
+		html := fmt.Sprintf("%s/%s/%s/pull/%d", s.URL, rp.owner, rp.name, n)
+		m["title"], m["user"], m["body"], m["state"], m["draft"] = p.Title, s.actorJSON(p.User), p.Body, p.State, p.Draft
+		m["html_url"] = html
+		m["created_at"], m["updated_at"], m["closed_at"] = stamp(p.CreatedAt), stamp(p.UpdatedAt), stamp(p.ClosedAt)
+		m["pull_request"] = map[string]any{
+			"url": fmt.Sprintf("%s/pulls/%d", api, n), "html_url": html, "diff_url": html + ".diff", "patch_url": html + ".patch", "merged_at": nil,
+		}
+		return reply{status: http.StatusOK, body: m}
+	}
+	return notFound()
 }
 
 func (s *Server) findCommentLocked(rp *repo, idParam string) *Comment {

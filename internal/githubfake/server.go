@@ -107,6 +107,7 @@ type repo struct {
 	created       time.Time
 	perms         map[string]string
 	issues        map[int]bool
+	issueText     map[int]IssueText // issues' titles and bodies (not pull requests')
 	nextNumber    int
 	comments      []*Comment
 	reactions     []Reaction
@@ -310,7 +311,7 @@ func (s *Server) AddRepo(owner, name, dir string) {
 	s.repos[owner+"/"+name] = &repo{
 		id: s.id(), owner: owner, name: name, defaultBranch: "main",
 		created: time.Now().UTC().Truncate(time.Second),
-		perms:   map[string]string{}, issues: map[int]bool{}, nextNumber: 1,
+		perms:   map[string]string{}, issues: map[int]bool{}, issueText: map[int]IssueText{}, nextNumber: 1,
 	}
 }
 
@@ -365,7 +366,32 @@ func (s *Server) AddIssue(owner, name string) int {
 	n := rp.nextNumber
 	rp.nextNumber++
 	rp.issues[n] = true
+	rp.issueText[n] = IssueText{Title: fmt.Sprintf("Issue %d", n), User: rp.owner, CreatedAt: time.Now().UTC().Truncate(time.Second)}
 	return n
+}
+
+// IssueText is what GET /repos/{owner}/{repo}/issues/{issue_number} reports
+// of an issue: its title, body and author.
+type IssueText struct {
+	Title     string
+	Body      string
+	User      string
+	CreatedAt time.Time
+}
+
+// SetIssue sets the title and body of an issue AddIssue opened (the title
+// defaults to "Issue N", the body to none).
+func (s *Server) SetIssue(owner, name string, issue int, title, body string) {
+	s.t.Helper()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rp := s.mustRepoLocked(owner, name)
+	it, ok := rp.issueText[issue]
+	if !ok {
+		s.t.Fatalf("githubfake: SetIssue: %s/%s has no issue #%d (pull requests keep their own title and body)", owner, name, issue)
+	}
+	it.Title, it.Body = title, body
+	rp.issueText[issue] = it
 }
 
 // AddComment posts a comment as user on issue (or pull request) number and

@@ -356,6 +356,28 @@ func TestREST(t *testing.T) {
 		}
 	})
 
+	t.Run("issues", func(t *testing.T) {
+		got, _, err := gh.Issues.Get(ctx, testOwner, testRepo, issue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.GetNumber() != issue || got.GetTitle() != fmt.Sprintf("Issue %d", issue) || got.Body != nil || got.IsPullRequest() || got.GetComments() != 2 {
+			t.Errorf("default issue = %#v", got)
+		}
+		f.SetIssue(testOwner, testRepo, issue, "Scale the shop", "Please run 3 replicas.\n<!-- hidden -->")
+		got, _, err = gh.Issues.Get(ctx, testOwner, testRepo, issue)
+		if err != nil || got.GetTitle() != "Scale the shop" || got.GetBody() != "Please run 3 replicas.\n<!-- hidden -->" || got.GetUser().GetLogin() != testOwner {
+			t.Errorf("issue after SetIssue: %v %#v", err, got)
+		}
+		pr, _, err := gh.Issues.Get(ctx, testOwner, testRepo, issue+1) // the pull request opened above
+		if err != nil || !pr.IsPullRequest() || pr.GetTitle() != "Containerize shop" || pr.GetBody() != "new body" || pr.GetState() != "closed" {
+			t.Errorf("pull request as an issue: %v %#v", err, pr)
+		}
+		if _, _, err := gh.Issues.Get(ctx, testOwner, testRepo, 999); statusOf(err) != http.StatusNotFound {
+			t.Errorf("missing issue: err = %v, want 404", err)
+		}
+	})
+
 	t.Run("check runs", func(t *testing.T) {
 		cr, _, err := gh.Checks.CreateCheckRun(ctx, testOwner, testRepo, github.CreateCheckRunOptions{
 			Name: "kubewright/validate", HeadSHA: sha, Status: github.Ptr("in_progress"),
