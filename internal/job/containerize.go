@@ -29,11 +29,7 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 			return err
 		}
 	}
-	token, err := r.clients.Token(ctx, q.installation)
-	if err != nil {
-		return err
-	}
-	ws, err := workspace.Clone(ctx, r.clients.Endpoints().CloneURL(q.fullName()), token, q.defaultBranch)
+	ws, err := r.cloneDefault(ctx, q)
 	if err != nil {
 		return err
 	}
@@ -104,6 +100,16 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 		state = "Validation found errors, so it is a draft; the findings are listed in it."
 	}
 	return r.finishStatus(ctx, gh, q, q.delivery, fmt.Sprintf("✅ Opened %s: %s", pr.GetHTMLURL(), state))
+}
+
+// cloneDefault clones the repository's default branch with an
+// installation token: the only tree agents and authors start from.
+func (r *Runner) cloneDefault(ctx context.Context, q request) (*workspace.Workspace, error) {
+	token, err := r.clients.Token(ctx, q.installation)
+	if err != nil {
+		return nil, err
+	}
+	return workspace.Clone(ctx, r.clients.Endpoints().CloneURL(q.fullName()), token, q.defaultBranch)
 }
 
 // upsertPR updates the open pull request of branch, or opens one: a

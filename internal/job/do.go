@@ -66,11 +66,7 @@ func (r *Runner) do(ctx context.Context, log *slog.Logger, gh *github.Client, q 
 	if err != nil {
 		return err
 	}
-	token, err := r.clients.Token(ctx, q.installation)
-	if err != nil {
-		return err
-	}
-	ws, err := workspace.Clone(ctx, r.clients.Endpoints().CloneURL(q.fullName()), token, q.defaultBranch)
+	ws, err := r.cloneDefault(ctx, q)
 	if err != nil {
 		return err
 	}

@@ -139,7 +139,7 @@ func Apply(root string, files []author.File, opts ApplyOptions) (*Result, error)
 			return nil, fmt.Errorf("%w: the change is over the %d byte limit at %s", ErrPolicy, opts.Policy.MaxTotalBytes, f.Path)
 		}
 		abs := filepath.Join(realRoot, filepath.FromSlash(f.Path))
-		if err := noSymlinkOnPath(realRoot, f.Path); err != nil {
+		if err := NoSymlinkOnPath(realRoot, f.Path); err != nil {
 			return nil, err
 		}
 		old, err := os.ReadFile(abs)
@@ -195,9 +195,9 @@ func Apply(root string, files []author.File, opts ApplyOptions) (*Result, error)
 	return res, nil
 }
 
-// noSymlinkOnPath refuses a path any existing component of which is a
+// NoSymlinkOnPath refuses a path any existing component of which is a
 // symlink: a link could point the write outside the repository.
-func noSymlinkOnPath(root, rel string) error {
+func NoSymlinkOnPath(root, rel string) error {
 	cur := root
 	for _, part := range strings.Split(rel, "/") {
 		cur = filepath.Join(cur, part)

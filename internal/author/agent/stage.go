@@ -253,8 +253,8 @@ func (g *gate) check(st *stage, e llm.Edit) string {
 		return fmt.Sprintf("%q is an environment file; kubewright never writes values that may be secrets", p)
 	}
 	for _, dir := range []string{st.root, st.dir} {
-		if err := noSymlink(dir, p); err != nil {
-			return err.Error()
+		if err := workspace.NoSymlinkOnPath(dir, p); err != nil {
+			return strings.TrimPrefix(err.Error(), workspace.ErrPolicy.Error()+": ")
 		}
 	}
 	max := pol.MaxFileBytes
@@ -323,22 +323,4 @@ func dnsLabel(s string) bool {
 		}
 	}
 	return true
-}
-
-func noSymlink(root, rel string) error {
-	cur := root
-	for _, part := range strings.Split(rel, "/") {
-		cur = filepath.Join(cur, part)
-		st, err := os.Lstat(cur)
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if st.Mode()&fs.ModeSymlink != 0 {
-			return fmt.Errorf("%s passes through a symlink", rel)
-		}
-	}
-	return nil
 }
