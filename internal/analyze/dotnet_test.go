@@ -80,7 +80,7 @@ func TestDotnetDetector(t *testing.T) {
 				Entrypoint: "ProductService.dll", Project: "ProductService.csproj", Lockfile: "packages.lock.json",
 				Port: 8080, PortSource: "appsettings.json:6", HealthPath: "/healthz",
 				Env: []EnvVar{
-					{Name: "ConnectionStrings__ProductDb", Secret: true, Source: "Program.cs:2"},
+					{Name: "ConnectionStrings__ProductDb", Secret: true, Database: "products", Source: "Program.cs:2"},
 					{Name: "RABBITMQ_HOST", Source: "Program.cs:3"},
 				},
 				Backing: []Backing{
@@ -184,7 +184,7 @@ func TestDotnetDetector(t *testing.T) {
 			}},
 		},
 		{
-			name: "launchSettings is the last resort and says so",
+			name: "launchSettings is development-only and ignored: the .NET 8 container default applies",
 			files: map[string]string{
 				"Web/Web.csproj":                     `<Project Sdk="Microsoft.NET.Sdk.Web"><PropertyGroup><TargetFramework>net8.0</TargetFramework></PropertyGroup></Project>`,
 				"Web/appsettings.json":               "{ \"Logging\": { \"LogLevel\": { \"Default\": \"Information\", } } // broken? no: lenient\n",
@@ -193,8 +193,8 @@ func TestDotnetDetector(t *testing.T) {
 			want: []Service{{
 				Name: "web", Path: "Web", Detector: "dotnet", Language: LangCSharp, LanguageVersion: "8.0",
 				Framework: "aspnetcore", BuildTool: "dotnet", Entrypoint: "Web.dll", Project: "Web.csproj",
-				Port: 5001, PortSource: "Properties/launchSettings.json:6",
-				Assumptions: []string{`port 5001 comes from Properties/launchSettings.json (profile "Web"), which only applies to local development; the container must set ASPNETCORE_HTTP_PORTS=5001`},
+				Port: 8080, PortSource: "default for .NET 8+ containers (ASPNETCORE_HTTP_PORTS)",
+				Assumptions: []string{"no port configured; using 8080, the default of .NET 8+ container images (ASPNETCORE_HTTP_PORTS)"},
 			}},
 		},
 		{

@@ -55,7 +55,7 @@ dependencies {
 				},
 				Backing: []Backing{
 					{Kind: BackingKafka, Evidence: "build.gradle.kts: org.springframework.kafka:spring-kafka"},
-					{Kind: BackingPostgres, Evidence: "build.gradle.kts: org.postgresql:postgresql"},
+					{Kind: BackingPostgres, Evidence: "build.gradle.kts: org.postgresql:postgresql", EnvVar: "SPRING_DATASOURCE_URL", Database: "inventory"},
 				},
 			}},
 		},
@@ -199,7 +199,7 @@ dependencies {
 			},
 			want: []Service{{
 				Name: "cli", Path: "cli", Detector: "gradle", Language: LangJava, LanguageVersion: "21",
-				BuildTool: "gradle", Entrypoint: "cli-0.9.jar", Project: "build.gradle",
+				Framework: "worker", BuildTool: "gradle", Entrypoint: "cli-0.9.jar", Project: "build.gradle",
 				Assumptions: []string{
 					"Java 21 assumed: cli/build.gradle states no toolchain or sourceCompatibility",
 					"cli-0.9.jar is a plain jar: its dependencies are not bundled (apply the Spring Boot or shadow plugin, or copy installDist output into the image)",

@@ -48,7 +48,16 @@ func (p jvmProject) has(coords ...string) bool {
 var springWebStarters = []string{
 	"org.springframework.boot:spring-boot-starter-web",
 	"org.springframework.boot:spring-boot-starter-webflux",
+	"org.springframework.boot:spring-boot-starter-webmvc", // Spring Boot 4
 	"org.springframework.boot:spring-boot-starter-jersey",
+	// Spring Cloud and admin servers bring a web starter with them.
+	"org.springframework.cloud:spring-cloud-starter-gateway",
+	"org.springframework.cloud:spring-cloud-starter-gateway-mvc",
+	"org.springframework.cloud:spring-cloud-starter-gateway-server-webflux",
+	"org.springframework.cloud:spring-cloud-starter-gateway-server-webmvc",
+	"org.springframework.cloud:spring-cloud-starter-netflix-eureka-server",
+	"org.springframework.cloud:spring-cloud-config-server",
+	"de.codecentric:spring-boot-admin-starter-server",
 }
 
 const springActuator = "org.springframework.boot:spring-boot-starter-actuator"
@@ -337,9 +346,55 @@ var springConfigBacking = []struct{ key, kind string }{
 	{"spring.redis.", BackingRedis},
 }
 
-var springJDBCRe = regexp.MustCompile(`\b(?:jdbc|r2dbc):(postgresql|mariadb|mysql):`)
+var springJDBCRe = regexp.MustCompile(`\b(?:jdbc|r2dbc):(postgresql|mariadb|mysql|sqlserver):`)
 
-var springJDBCKinds = map[string]string{"postgresql": BackingPostgres, "mariadb": BackingMariaDB, "mysql": BackingMySQL}
+var springJDBCKinds = map[string]string{"postgresql": BackingPostgres, "mariadb": BackingMariaDB, "mysql": BackingMySQL, "sqlserver": BackingSQLServer}
+
+// springConnKeys are the configuration keys that carry a connection; the
+// variable that sets one is its placeholder's, else Spring's relaxed
+// binding of the key (spring.datasource.url <- SPRING_DATASOURCE_URL).
+var springConnKeys = []struct{ key, kind string }{
+	{"spring.datasource.url", ""}, {"spring.r2dbc.url", ""},
+	{"spring.data.mongodb.uri", BackingMongoDB}, {"spring.data.mongodb.database", BackingMongoDB},
+	{"spring.data.redis.url", BackingRedis}, {"spring.data.redis.host", BackingRedis}, {"spring.redis.host", BackingRedis},
+	{"spring.rabbitmq.addresses", BackingRabbitMQ}, {"spring.rabbitmq.host", BackingRabbitMQ},
+	{"spring.kafka.bootstrap-servers", BackingKafka},
+}
+
+var springWholePlaceholder = regexp.MustCompile(`^\$\{([A-Za-z_][A-Za-z0-9_]*)(?::[^}]*)?\}$`)
+
+// springConnectionFacts fills Backing.EnvVar and Backing.Database from the
+// Spring configuration (the database of a JDBC URL, "jdbc:mariadb://h/users").
+func springConnectionFacts(cfg []springFile, list []Backing) {
+	for _, ck := range springConnKeys {
+		_, e, ok := springLookup(cfg, ck.key)
+		if !ok {
+			continue
+		}
+		kind := ck.kind
+		if kind == "" {
+			m := springJDBCRe.FindStringSubmatch(e.Value)
+			if m == nil {
+				continue
+			}
+			kind = springJDBCKinds[m[1]]
+		}
+		env := strings.ToUpper(strings.NewReplacer(".", "_", "-", "").Replace(ck.key))
+		if m := springWholePlaceholder.FindStringSubmatch(strings.TrimSpace(e.Value)); m != nil {
+			env = m[1]
+		}
+		db := ""
+		if strings.HasSuffix(ck.key, ".database") {
+			if v, ok := springValue(e.Value); ok {
+				db = dbValid(v)
+			}
+			env = ""
+		} else {
+			db = DatabaseOf(e.Value)
+		}
+		SetBackingFacts(list, kind, env, db)
+	}
+}
 
 // jvmFinish completes a Maven or Gradle service: language, environment,
 // backing services, framework, port and health path. s must already have
@@ -391,12 +446,19 @@ func jvmFinish(r *Repo, s *Service, p jvmProject, srcs []jvmSource) {
 			}
 		}
 	}
+	springConnectionFacts(cfg, s.Backing)
 
+	if jvmGRPC(s, p, srcs) {
+		s.Framework = "grpc"
+		return
+	}
 	if !p.Spring {
 		// A plain JVM program: it serves HTTP only if the code says where.
 		if port, src := PortFromEnv(s.Env); port > 0 {
 			s.Port, s.PortSource = port, src
 			s.HealthPath = jvmHealthPath(srcs)
+		} else {
+			s.Framework = "worker"
 		}
 		return
 	}

@@ -82,7 +82,7 @@ class App {
 					{Name: "PORT", Default: "8081", Source: "src/main/resources/application.yml:2"},
 				},
 				Backing: []Backing{
-					{Kind: BackingMariaDB, Evidence: "pom.xml: org.mariadb.jdbc:mariadb-java-client"},
+					{Kind: BackingMariaDB, Evidence: "pom.xml: org.mariadb.jdbc:mariadb-java-client", EnvVar: "SPRING_DATASOURCE_URL", Database: "users"},
 					{Kind: BackingRabbitMQ, Evidence: "pom.xml: org.springframework.boot:spring-boot-starter-amqp"},
 				},
 			}},
@@ -107,7 +107,7 @@ class App {
 			},
 			want: []Service{{
 				Name: "batch-tool", Path: ".", Detector: "maven", Language: LangJava, LanguageVersion: "17",
-				BuildTool: "maven", Entrypoint: "BatchTool-2.1.jar", Project: "pom.xml",
+				Framework: "worker", BuildTool: "maven", Entrypoint: "BatchTool-2.1.jar", Project: "pom.xml",
 				Backing:     []Backing{{Kind: BackingPostgres, Evidence: "pom.xml: org.postgresql:postgresql"}},
 				Assumptions: []string{"BatchTool-2.1.jar is a plain jar: its dependencies are not bundled (add the maven-shade-plugin or copy them into the image)"},
 			}},
@@ -221,7 +221,7 @@ class App {
 				Name: "events", Path: ".", Detector: "maven", Language: LangJava, LanguageVersion: "17",
 				Framework: "worker", BuildTool: "maven", Entrypoint: "events-1.0.0.jar", Project: "pom.xml",
 				Env:         []EnvVar{{Name: "KAFKA", Default: "localhost:9092", Source: "src/main/resources/application.yaml:3"}},
-				Backing:     []Backing{{Kind: BackingKafka, Evidence: "src/main/resources/application.yaml:3: spring.kafka"}},
+				Backing:     []Backing{{Kind: BackingKafka, Evidence: "src/main/resources/application.yaml:3: spring.kafka", EnvVar: "KAFKA"}},
 				Assumptions: []string{"no spring-boot-starter-web or -webflux dependency: treated as a worker without a port"},
 			}},
 		},

@@ -7,12 +7,22 @@ package analyze
 // to JSON (`kubewright analyze --format json`); field order and slice order
 // are deterministic so the same repository always yields the same bytes.
 type SystemModel struct {
-	// Name is the repository's name (its directory name), used for the app
-	// namespace and the Flux GitRepository.
-	Name        string         `json:"name"`
-	Services    []Service      `json:"services"`
-	Errors      []ServiceError `json:"errors,omitempty"`
-	Conventions Conventions    `json:"conventions"`
+	// Name is the repository's name, used for the app namespace and the
+	// Flux GitRepository: the name in the git remote "origin" when there is
+	// one (see Repository), else the directory name.
+	Name     string    `json:"name"`
+	Services []Service `json:"services"`
+	// Errors lists the projects that were not analyzed: broken ones (Kind
+	// empty), ones found in a language kubewright does not containerize yet
+	// (Kind "unsupported") and nested git repositories (Kind
+	// "nested-repository").
+	Errors []ServiceError `json:"errors,omitempty"`
+	// Stores lists the backing stores several services share (one instance,
+	// several users); a backing service not listed here is its user's own.
+	Stores []Store `json:"stores,omitempty"`
+	// Repository is the git remote "origin", when .git/config names one.
+	Repository  *Remote     `json:"repository,omitempty"`
+	Conventions Conventions `json:"conventions"`
 }
 
 // Language identifiers used in Service.Language.
@@ -24,6 +34,11 @@ const (
 	LangJavaScript = "javascript"
 	LangTypeScript = "typescript"
 	LangPython     = "python"
+	LangRust       = "rust"
+	// LangStatic is a single-page application built by Node (Vite, Create
+	// React App, Angular, Vue CLI) whose build output a non-root web server
+	// serves: see Service.BuildCommand and Service.OutputDir.
+	LangStatic = "static"
 )
 
 // Service is one deployable unit: something that becomes one container
@@ -35,17 +50,20 @@ type Service struct {
 	// Path is the service's build context, relative to the repository root,
 	// slash-separated; "." for the root.
 	Path string `json:"path"`
-	// Detector names the detector that found it: go, maven, gradle, dotnet, node, python.
+	// Detector names the detector that found it: go, maven, gradle, dotnet,
+	// node, python, rust.
 	Detector string `json:"detector"`
 	// Language is one of the Lang* constants; LanguageVersion is the
 	// version the project targets ("1.22", "21", "8.0", "20", "3.12").
 	Language        string `json:"language"`
 	LanguageVersion string `json:"languageVersion,omitempty"`
-	// Framework: "net/http", "gin", "spring-boot", "aspnetcore", "worker",
-	// "express", "fastify", "nestjs", "next", "fastapi", "flask", "django", ...
+	// Framework: "net/http", "gin", "grpc", "spring-boot", "aspnetcore",
+	// "worker", "express", "fastify", "nestjs", "next", "fastapi", "flask",
+	// "django", "celery", "axum", "actix-web", "tonic", "vite", "react-scripts",
+	// "angular", "vue-cli", ...
 	Framework string `json:"framework,omitempty"`
 	// BuildTool: "go", "maven", "gradle", "dotnet", "npm", "yarn", "pnpm",
-	// "pip", "poetry", "uv".
+	// "pip", "poetry", "uv", "cargo".
 	BuildTool string `json:"buildTool"`
 	// Wrapper is true when the build tool wrapper (mvnw, gradlew) is committed.
 	Wrapper bool `json:"wrapper,omitempty"`
@@ -54,7 +72,9 @@ type Service struct {
 	//   maven/gradle: the jar file name ("user-service-1.0.0.jar");
 	//   dotnet: the dll name ("ProductService.dll");
 	//   node: the start command ("node dist/server.js" or "npm start");
-	//   python: the server command ("uvicorn app.main:app").
+	//   python: the server command ("uvicorn app.main:app");
+	//   rust: the binary name ("shipping");
+	//   static: empty (the web server serves OutputDir).
 	Entrypoint string `json:"entrypoint"`
 	// Project is the primary build file relative to Path (go.mod, pom.xml,
 	// build.gradle.kts, ProductService.csproj, package.json, pyproject.toml).
@@ -70,6 +90,28 @@ type Service struct {
 	// HealthPath is an HTTP path that answers when the service is healthy,
 	// empty when none was found (probes fall back to TCP).
 	HealthPath string `json:"healthPath,omitempty"`
+	// GRPC is true when the service serves gRPC on Port; GRPCHealth when it
+	// registers the standard health service (grpc.health.v1), so a grpc
+	// probe can ask it. GRPCHealthSource is "file:line" of that evidence.
+	GRPC             bool   `json:"grpc,omitempty"`
+	GRPCHealth       bool   `json:"grpcHealth,omitempty"`
+	GRPCHealthSource string `json:"grpcHealthSource,omitempty"`
+	// SlowStart is true for runtimes that take long to become ready (JVM,
+	// .NET), which want a startup probe.
+	SlowStart bool `json:"slowStart,omitempty"`
+	// SDKVersion is the build SDK the repository pins (global.json
+	// sdk.version for .NET, rust-toolchain channel for Rust), when pinned.
+	SDKVersion string `json:"sdkVersion,omitempty"`
+	// BuildCommand and OutputDir describe a static site (Language "static"):
+	// the command that builds it ("npm run build") and the directory,
+	// relative to Path, the web server serves ("dist", "build",
+	// "dist/shop/browser").
+	BuildCommand string `json:"buildCommand,omitempty"`
+	OutputDir    string `json:"outputDir,omitempty"`
+	// RuntimeFiles lists files and directories, relative to Path, that the
+	// running service reads and the image must contain besides the build
+	// output (migrations/, templates/, static/, alembic.ini, ...), sorted.
+	RuntimeFiles []string `json:"runtimeFiles,omitempty"`
 	// Env lists the environment variables the code reads, sorted by name.
 	Env []EnvVar `json:"env,omitempty"`
 	// Backing lists backing services found from dependencies, sorted by kind.
@@ -100,6 +142,10 @@ type EnvVar struct {
 	// KEY, connection strings); they are wired to Secret references, never
 	// to literal values.
 	Secret bool `json:"secret,omitempty"`
+	// Database is the database name the default names, when it is a
+	// connection URL or string ("postgres://.../orders" -> "orders"); kept
+	// even for secrets, as a name is not a credential.
+	Database string `json:"database,omitempty"`
 	// Source is "file:line" of the first place it was seen, relative to the
 	// service path.
 	Source string `json:"source"`
@@ -107,13 +153,14 @@ type EnvVar struct {
 
 // Backing service kinds.
 const (
-	BackingPostgres = "postgresql"
-	BackingMySQL    = "mysql"
-	BackingMariaDB  = "mariadb"
-	BackingMongoDB  = "mongodb"
-	BackingRedis    = "redis"
-	BackingRabbitMQ = "rabbitmq"
-	BackingKafka    = "kafka"
+	BackingPostgres  = "postgresql"
+	BackingMySQL     = "mysql"
+	BackingMariaDB   = "mariadb"
+	BackingMongoDB   = "mongodb"
+	BackingRedis     = "redis"
+	BackingRabbitMQ  = "rabbitmq"
+	BackingKafka     = "kafka"
+	BackingSQLServer = "sqlserver"
 )
 
 // Backing is a backing service the code depends on.
@@ -122,17 +169,77 @@ type Backing struct {
 	// Evidence names the dependency that revealed it
 	// ("pom.xml: org.mariadb.jdbc:mariadb-java-client").
 	Evidence string `json:"evidence"`
+	// External marks a managed cloud service (DynamoDB, Spanner, Cosmos DB,
+	// ...): recognised and named (Name) so the plan can say so, never
+	// generated. Kind is then one of the Cloud* kinds.
+	External bool   `json:"external,omitempty"`
+	Name     string `json:"name,omitempty"`
+	// EnvVar is the environment variable that carries the connection
+	// (DATABASE_URL, REDIS_URL, ConnectionStrings__Default, SPRING_DATASOURCE_URL),
+	// when one is visible.
+	EnvVar string `json:"envVar,omitempty"`
+	// Database is the database name when the code or configuration shows it
+	// (from a JDBC URL, a connection string or a database default).
+	Database string `json:"database,omitempty"`
+	// Store names the entry of SystemModel.Stores when the store is shared
+	// with other services; empty when it is this service's own.
+	Store string `json:"store,omitempty"`
+}
+
+// Store is one backing store several services of the model share.
+type Store struct {
+	// Name is a DNS label for the single instance ("api-redis").
+	Name string `json:"name"`
+	Kind string `json:"kind"`
+	// Owner is the service that owns the store (whose name matches the
+	// database, else the one serving a port, else the first by name);
+	// Users lists every service using it, the owner included, sorted.
+	Owner string   `json:"owner"`
+	Users []string `json:"users"`
+	// Database is the shared database name, when visible.
+	Database string `json:"database,omitempty"`
+	// Reason says why the users are taken to share it
+	// ("same variable REDIS_URL", "same database users").
+	Reason string `json:"reason"`
+}
+
+// Remote is the repository's git remote "origin", read from .git/config.
+// Credentials embedded in the URL are never recorded.
+type Remote struct {
+	// Host is the git host ("github.com", "github.example.com").
+	Host string `json:"host"`
+	// Owner is the user, organisation or group path ("acme", "group/sub").
+	Owner string `json:"owner"`
+	// Name is the repository name without ".git".
+	Name string `json:"name"`
+	// URL is the https URL without credentials or ".git" suffix
+	// ("https://github.com/acme/shop"), for Flux's GitRepository.
+	URL string `json:"url"`
+	// Transport is how origin is spelled: "https", "http", "ssh" or "git".
+	Transport string `json:"transport"`
 }
 
 // ServiceError is a per-service analysis failure. It names the file and line
 // and says how to fix it; the other services are still analyzed.
 type ServiceError struct {
-	Path    string `json:"path"`
-	File    string `json:"file"`
-	Line    int    `json:"line,omitempty"`
-	Message string `json:"message"`
-	Hint    string `json:"hint,omitempty"`
+	// Kind is empty for a broken project, ErrUnsupported for a project in
+	// a language kubewright does not containerize yet, ErrNestedRepository
+	// for a directory that is a git repository of its own.
+	Kind string `json:"kind,omitempty"`
+	// Language names the unsupported language ("ruby", "php").
+	Language string `json:"language,omitempty"`
+	Path     string `json:"path"`
+	File     string `json:"file"`
+	Line     int    `json:"line,omitempty"`
+	Message  string `json:"message"`
+	Hint     string `json:"hint,omitempty"`
 }
+
+// ServiceError kinds.
+const (
+	ErrUnsupported      = "unsupported"
+	ErrNestedRepository = "nested-repository"
+)
 
 func (e ServiceError) Error() string {
 	s := e.File

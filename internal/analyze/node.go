@@ -78,7 +78,7 @@ var nodeFrameworks = []struct{ name, dep string }{
 	{"express", "express"},
 }
 
-var nodeServerRe = regexp.MustCompile(`\.listen\(|\bcreateServer\(`)
+var nodeServerRe = regexp.MustCompile(`\.listen\(|\bcreateServer\(|\.bindAsync\(`)
 
 func detectNodePackage(r *Repo, dir string, dirs []string) (Service, bool, *ServiceError) {
 	file := Join(dir, "package.json")
@@ -110,6 +110,10 @@ func detectNodePackage(r *Repo, dir string, dirs []string) (Service, bool, *Serv
 			break
 		}
 	}
+	static := nodeStaticKind(r, dir, &pkg)
+	if static == "mobile" {
+		return Service{}, false, nil // a mobile or desktop app, not deployed to a server
+	}
 	ws := bytes.TrimSpace(pkg.Workspaces)
 	if len(ws) > 0 && !bytes.Equal(ws, []byte("null")) && !bytes.Equal(ws, []byte("[]")) && start == "" {
 		return Service{}, false, nil // a workspace root
@@ -118,7 +122,7 @@ func detectNodePackage(r *Repo, dir string, dirs []string) (Service, bool, *Serv
 	if pkg.Main != "" {
 		mainFile = Join(dir, pkg.Main)
 	}
-	if start == "" && framework == "node" {
+	if start == "" && framework == "node" && static == "" {
 		c, err := r.ReadFile(mainFile)
 		if mainFile == "" || err != nil || !nodeServerRe.Match(c) {
 			return Service{}, false, nil // a library
@@ -147,6 +151,10 @@ func detectNodePackage(r *Repo, dir string, dirs []string) (Service, bool, *Serv
 	s.BuildTool, s.Lockfile, note = nodeBuildTool(r, dir, pkg.PackageManager)
 	if note != "" {
 		s.Assumptions = append(s.Assumptions, note)
+	}
+
+	if static != "" {
+		return nodeStaticService(r, dir, &pkg, static, s), true, nil
 	}
 
 	entry, entryFile, notes := nodeEntrypoint(r, dir, &pkg, s.Framework, s.Language, s.BuildTool)
@@ -187,6 +195,7 @@ func detectNodePackage(r *Repo, dir string, dirs []string) (Service, bool, *Serv
 		s.Framework = "worker"
 	} else {
 		s.Port, s.PortSource = nodePort(r, dir, &pkg, files, contents, s.Env)
+		nodeGRPC(&s, &pkg, files, contents, dir)
 		if s.Port == 0 {
 			s.Port, s.PortSource = nodeDefaultPort, "default for "+s.Framework
 			s.Assumptions = append(s.Assumptions, "port "+itoa(nodeDefaultPort)+" assumed: default for "+s.Framework)

@@ -1,16 +1,12 @@
 package analyze
 
 import (
-	"bufio"
 	"bytes"
-	"errors"
 	"path"
 	"regexp"
 	"sort"
 	"strconv"
 	"strings"
-
-	"github.com/BurntSushi/toml"
 )
 
 // PythonDetector finds Python web services (FastAPI, Flask, Django) and
@@ -109,8 +105,13 @@ func pyService(r *Repo, dir string, projDirs map[string]bool) (Service, bool, *S
 		framework = "django"
 	case has["flask"]:
 		framework = "flask"
+	case (has["grpcio"] || has["grpcio-tools"]) && pyGRPCServer(code) != "":
+		framework = "grpc"
+	case has["celery"] && pyCeleryApp(code) != "":
+		framework = "celery"
 	}
 
+	web := framework == "fastapi" || framework == "django" || framework == "flask"
 	procfile, procLine, procKind := pyProcfile(r, dir, framework != "")
 	svc := Service{Path: dir, Detector: "python", Language: LangPython, Framework: framework}
 
@@ -189,10 +190,10 @@ func pyService(r *Repo, dir string, projDirs map[string]bool) (Service, bool, *S
 	if svc.Port > 0 {
 		svc.PortSource = Source("Procfile", procLine)
 	}
-	if svc.Port == 0 && procKind != "worker" {
+	if svc.Port == 0 && procKind != "worker" && framework != "celery" {
 		svc.Port, svc.PortSource = pyPortFromCode(code)
 	}
-	if svc.Port == 0 && procKind != "worker" {
+	if svc.Port == 0 && procKind != "worker" && framework != "celery" {
 		svc.Port, svc.PortSource = PortFromEnv(svc.Env)
 	}
 
@@ -234,12 +235,20 @@ func pyService(r *Repo, dir string, projDirs map[string]bool) (Service, bool, *S
 		project, chdir := pyDjangoProject(code, manage)
 		svc.Entrypoint = pyGunicorn(svc.Port, chdir, project+".wsgi:application")
 		pyNeedGunicorn(&svc, has)
+	case framework == "grpc":
+		pyGRPC(&svc, code, has)
+	case framework == "celery":
+		mod := pyCeleryApp(code)
+		svc.Entrypoint = "celery -A " + mod + " worker --loglevel=INFO"
+		svc.Framework, svc.Port, svc.PortSource = "worker", 0, ""
+		svc.Assumptions = append(svc.Assumptions, "Celery worker: runs `"+svc.Entrypoint+"`, serves no port")
 	default:
 		svc.Entrypoint = plainEntry
 		if svc.Port == 0 {
 			svc.PortSource = ""
 		}
 	}
+	svc.Backing = pyCloudClients(svc.Backing, code, has)
 
 	// Backing services from the dependencies (and their extras).
 	for _, d := range meta.deps {
@@ -257,7 +266,7 @@ func pyService(r *Repo, dir string, projDirs map[string]bool) (Service, bool, *S
 		}
 	}
 
-	if framework != "" || procKind == "web" {
+	if web || procKind == "web" {
 		var all bytes.Buffer
 		for _, c := range code {
 			all.Write(c.content)
@@ -288,275 +297,6 @@ func pyIsTestFile(rel string) bool {
 	for _, part := range strings.Split(path.Dir(rel), "/") {
 		if part == "tests" || part == "test" {
 			return true
-		}
-	}
-	return false
-}
-
-// pyReadMeta reads pyproject.toml, requirements*.txt, Pipfile and setup.py,
-// uniting their dependencies.
-func pyReadMeta(r *Repo, dir string) (pyMeta, *ServiceError) {
-	var m pyMeta
-	if b, err := r.ReadFile(Join(dir, "pyproject.toml")); err == nil {
-		doc, serr := pyDecodeTOML(dir, "pyproject.toml", b)
-		if serr != nil {
-			return m, serr
-		}
-		project, _ := doc["project"].(map[string]any)
-		tool, _ := doc["tool"].(map[string]any)
-		poetry, _ := tool["poetry"].(map[string]any)
-		_, build := doc["build-system"]
-		m.packaged = project != nil || poetry != nil || build
-		m.poetry = poetry != nil
-		if s, ok := project["name"].(string); ok {
-			m.name = s
-		} else if s, ok := poetry["name"].(string); ok {
-			m.name = s
-		}
-		if s, ok := project["requires-python"].(string); ok {
-			m.requires, m.reqSource = s, "pyproject.toml"
-		}
-		if list, ok := project["dependencies"].([]any); ok {
-			for _, d := range list {
-				if s, ok := d.(string); ok {
-					if dep, ok := pyParseRequirement(s); ok {
-						dep.file = "pyproject.toml"
-						m.deps = append(m.deps, dep)
-					}
-				}
-			}
-		}
-		if deps, ok := poetry["dependencies"].(map[string]any); ok {
-			for _, k := range pySortedKeys(deps) {
-				if strings.EqualFold(k, "python") {
-					if s, ok := deps[k].(string); ok && m.requires == "" {
-						m.requires, m.reqSource = s, "pyproject.toml"
-					}
-					continue
-				}
-				dep := pyDep{name: pyNormalize(k), raw: k, file: "pyproject.toml"}
-				if t, ok := deps[k].(map[string]any); ok {
-					if ex, ok := t["extras"].([]any); ok {
-						for _, e := range ex {
-							if s, ok := e.(string); ok {
-								dep.extras = append(dep.extras, pyNormalize(s))
-							}
-						}
-					}
-				}
-				m.deps = append(m.deps, dep)
-			}
-		}
-	}
-	seen := map[string]bool{}
-	for _, f := range pyRequirementFiles(r, dir) {
-		m.deps = append(m.deps, pyReadRequirements(r, dir, f, seen)...)
-	}
-	if b, err := r.ReadFile(Join(dir, "Pipfile")); err == nil {
-		doc, serr := pyDecodeTOML(dir, "Pipfile", b)
-		if serr != nil {
-			return m, serr
-		}
-		if pkgs, ok := doc["packages"].(map[string]any); ok {
-			for _, k := range pySortedKeys(pkgs) {
-				m.deps = append(m.deps, pyDep{name: pyNormalize(k), raw: k, file: "Pipfile"})
-			}
-		}
-		if req, ok := doc["requires"].(map[string]any); ok && m.requires == "" {
-			if s, ok := req["python_version"].(string); ok {
-				m.requires, m.reqSource = s, "Pipfile"
-			}
-		}
-	}
-	if b, err := r.ReadFile(Join(dir, "setup.py")); err == nil {
-		if mm := pySetupName.FindSubmatch(b); mm != nil && m.name == "" {
-			m.name = string(mm[1])
-		}
-		if mm := pySetupPython.FindSubmatch(b); mm != nil && m.requires == "" {
-			m.requires, m.reqSource = string(mm[1]), "setup.py"
-		}
-		if mm := pySetupRequires.FindSubmatch(b); mm != nil {
-			for _, s := range pyStringLit.FindAllSubmatch(mm[1], -1) {
-				if dep, ok := pyParseRequirement(string(s[1])); ok {
-					dep.file = "setup.py"
-					m.deps = append(m.deps, dep)
-				}
-			}
-		}
-	}
-	return m, nil
-}
-
-var (
-	pySetupName     = regexp.MustCompile(`\bname\s*=\s*['"]([^'"]+)['"]`)
-	pySetupPython   = regexp.MustCompile(`\bpython_requires\s*=\s*['"]([^'"]+)['"]`)
-	pySetupRequires = regexp.MustCompile(`(?s)\binstall_requires\s*=\s*\[(.*?)\]`)
-	pyStringLit     = regexp.MustCompile(`['"]([^'"]+)['"]`)
-)
-
-func pyDecodeTOML(dir, name string, b []byte) (map[string]any, *ServiceError) {
-	var doc map[string]any
-	if _, err := toml.Decode(string(b), &doc); err != nil {
-		serr := &ServiceError{Path: dir, File: Join(dir, name), Message: "cannot parse " + name + ": " + err.Error(),
-			Hint: "fix the TOML syntax (an unquoted string or a missing closing bracket is the usual cause); `pip install .` reports the same error"}
-		if name == "Pipfile" {
-			serr.Hint = "fix the TOML syntax (an unquoted string or a missing closing bracket is the usual cause); `pipenv lock` reports the same error"
-		}
-		var pe toml.ParseError
-		if errors.As(err, &pe) {
-			serr.Line = pe.Position.Line
-			serr.Message = "cannot parse " + name + ": " + pe.Message
-		}
-		return nil, serr
-	}
-	return doc, nil
-}
-
-func pySortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
-var pyNonName = regexp.MustCompile(`[-_.]+`)
-
-// pyNormalize spells a distribution name the PEP 503 way.
-func pyNormalize(s string) string {
-	return pyNonName.ReplaceAllString(strings.ToLower(strings.TrimSpace(s)), "-")
-}
-
-var pyRequirementRe = regexp.MustCompile(`^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?`)
-var pyEggRe = regexp.MustCompile(`#egg=([A-Za-z0-9][A-Za-z0-9._-]*)`)
-
-// pyParseRequirement reads one PEP 508 requirement ("psycopg[binary]>=3.1;
-// python_version>'3.8'" -> psycopg with extra binary).
-func pyParseRequirement(s string) (pyDep, bool) {
-	s = strings.TrimSpace(s)
-	if m := pyEggRe.FindStringSubmatch(s); m != nil {
-		return pyDep{name: pyNormalize(m[1]), raw: m[1]}, true
-	}
-	m := pyRequirementRe.FindStringSubmatch(s)
-	if m == nil {
-		return pyDep{}, false
-	}
-	d := pyDep{name: pyNormalize(m[1]), raw: m[1]}
-	for _, e := range strings.Split(m[2], ",") {
-		if e = pyNormalize(e); e != "" {
-			d.extras = append(d.extras, e)
-		}
-	}
-	return d, true
-}
-
-// pyNonRuntimeReqs are the words that mark a requirements file as not
-// needed at run time (requirements-dev.txt, requirements_test.txt).
-var pyNonRuntimeReqs = map[string]bool{"dev": true, "develop": true, "test": true, "tests": true, "testing": true,
-	"lint": true, "doc": true, "docs": true, "ci": true, "typing": true, "format": true, "local": true}
-
-func pyRuntimeRequirements(base string) bool {
-	for _, w := range pyWordSep.Split(strings.ToLower(base), -1) {
-		if pyNonRuntimeReqs[w] {
-			return false
-		}
-	}
-	return true
-}
-
-// pyRequirementFiles lists requirements.txt and the other runtime
-// requirements*.txt files (not -dev, -test, -docs, ...), sorted.
-func pyRequirementFiles(r *Repo, dir string) []string {
-	var out []string
-	for _, f := range r.Matching("requirements*.txt") {
-		if path.Dir(f) != dir {
-			continue
-		}
-		base := path.Base(f)
-		if base == "requirements.txt" || pyRuntimeRequirements(base) {
-			out = append(out, base)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if (out[i] == "requirements.txt") != (out[j] == "requirements.txt") {
-			return out[i] == "requirements.txt"
-		}
-		return out[i] < out[j]
-	})
-	return out
-}
-
-// pyReadRequirements reads a requirements file relative to dir, following
-// -r includes inside the repository.
-func pyReadRequirements(r *Repo, dir, rel string, seen map[string]bool) []pyDep {
-	if seen[rel] {
-		return nil
-	}
-	seen[rel] = true
-	b, err := r.ReadFile(Join(dir, rel))
-	if err != nil {
-		return nil
-	}
-	var out []pyDep
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if i := strings.Index(line, " #"); i >= 0 {
-			line = strings.TrimSpace(line[:i])
-		}
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		if strings.HasPrefix(line, "-") {
-			opt, arg, _ := strings.Cut(line, " ")
-			if j := strings.Index(opt, "="); j >= 0 {
-				opt, arg = opt[:j], opt[j+1:]
-			}
-			arg = strings.TrimSpace(arg)
-			switch opt {
-			case "-r", "--requirement":
-				inc := Join(path.Dir(rel), arg)
-				if !strings.HasPrefix(inc, "../") {
-					out = append(out, pyReadRequirements(r, dir, inc, seen)...)
-				}
-			case "-e", "--editable":
-				if m := pyEggRe.FindStringSubmatch(arg); m != nil {
-					out = append(out, pyDep{name: pyNormalize(m[1]), raw: m[1], file: rel})
-				}
-			}
-			continue
-		}
-		if d, ok := pyParseRequirement(line); ok {
-			d.file = rel
-			out = append(out, d)
-		}
-	}
-	return out
-}
-
-// pyBackingExtra names PyPI clients the shared table does not list.
-var pyBackingExtra = map[string]string{
-	"aioredis": BackingRedis, "django-redis": BackingRedis, "rq": BackingRedis, "arq": BackingRedis, "valkey": BackingRedis,
-	"psycopg-pool": BackingPostgres, "pg8000": BackingPostgres, "asyncmy": BackingMySQL,
-	"mongoengine": BackingMongoDB, "beanie": BackingMongoDB, "odmantic": BackingMongoDB,
-}
-
-// pyBackingByExtra maps extras that pull in a client ("celery[redis]").
-var pyBackingByExtra = map[string]string{
-	"redis": BackingRedis, "postgresql": BackingPostgres, "postgres": BackingPostgres, "asyncpg": BackingPostgres,
-	"psycopg": BackingPostgres, "psycopg2": BackingPostgres, "mysql": BackingMySQL, "mongodb": BackingMongoDB,
-	"librabbitmq": BackingRabbitMQ, "kafka": BackingKafka,
-}
-
-func pyHasExtra(deps []pyDep, name, extra string) bool {
-	for _, d := range deps {
-		if d.name == name {
-			for _, e := range d.extras {
-				if e == extra {
-					return true
-				}
-			}
 		}
 	}
 	return false
@@ -830,78 +570,6 @@ func pyPlainEntry(files map[string]bool) string {
 		return "python -m " + mod
 	}
 	return ""
-}
-
-var (
-	// python-decouple config("X", default=...) and django-environ env("X"),
-	// env.str("X", default=...).
-	pyConfigEnv   = regexp.MustCompile(`\b(?:config|env(?:\.\w+)?)\(\s*['"]([A-Z_][A-Z0-9_]*)['"](?:[^)\n]*?\bdefault\s*=\s*['"]?([^'",)\s]*)['"]?)?`)
-	pySettingsCls = regexp.MustCompile(`(?m)^class\s+\w+\(\s*(?:pydantic_settings\.)?BaseSettings\s*\)\s*:`)
-	pyField       = regexp.MustCompile(`^([a-z_][a-z0-9_]*)\s*:\s*([^=#]+?)\s*(?:=\s*([^#]*?))?\s*(?:#.*)?$`)
-	pyEnvPrefix   = regexp.MustCompile(`env_prefix\s*=\s*['"]([^'"]*)['"]`)
-)
-
-// pyScanEnvExtra finds what ScanEnv does not: decouple/environ reads and
-// the fields of pydantic BaseSettings classes (FIELD read as env FIELD).
-func pyScanEnvExtra(rel string, content []byte) []EnvVar {
-	var out []EnvVar
-	for _, m := range pyConfigEnv.FindAllSubmatchIndex(content, -1) {
-		name := string(content[m[2]:m[3]])
-		ev := EnvVar{Name: name, Secret: IsSecretName(name), Source: Source(rel, LineOf(content, m[0]))}
-		if m[4] >= 0 && !ev.Secret {
-			ev.Default = string(content[m[4]:m[5]])
-		}
-		out = append(out, ev)
-	}
-	lines := strings.Split(string(content), "\n")
-	for _, loc := range pySettingsCls.FindAllIndex(content, -1) {
-		start := LineOf(content, loc[0]) // 1-based line of the class statement
-		var body []int                   // 0-based indexes of body lines
-		for i := start; i < len(lines); i++ {
-			l := lines[i]
-			if strings.TrimSpace(l) == "" {
-				continue
-			}
-			if l[0] != ' ' && l[0] != '\t' {
-				break
-			}
-			body = append(body, i)
-		}
-		if len(body) == 0 {
-			continue
-		}
-		first := lines[body[0]]
-		indent := first[:len(first)-len(strings.TrimLeft(first, " \t"))]
-		prefix := ""
-		for _, i := range body {
-			if m := pyEnvPrefix.FindStringSubmatch(lines[i]); m != nil {
-				prefix = m[1]
-			}
-		}
-		for _, i := range body {
-			l := lines[i]
-			if !strings.HasPrefix(l, indent) || strings.HasPrefix(l[len(indent):], " ") || strings.HasPrefix(l[len(indent):], "\t") {
-				continue
-			}
-			m := pyField.FindStringSubmatch(l[len(indent):])
-			if m == nil || m[1] == "model_config" {
-				continue
-			}
-			name := strings.ToUpper(prefix + m[1])
-			ev := EnvVar{Name: name, Secret: IsSecretName(name) || strings.Contains(m[2], "Secret"), Source: Source(rel, i+1)}
-			if def := strings.TrimSpace(m[3]); !ev.Secret && def != "" {
-				if uq, err := strconv.Unquote(def); err == nil {
-					ev.Default = uq
-				} else if len(def) >= 2 && def[0] == '\'' && def[len(def)-1] == '\'' {
-					ev.Default = def[1 : len(def)-1]
-				} else if _, err := strconv.ParseFloat(def, 64); err == nil || def == "True" || def == "False" {
-					ev.Default = def
-				}
-			}
-			out = append(out, ev)
-		}
-	}
-	return out
 }
 
 var pyWordSep = regexp.MustCompile(`[^a-z0-9]+`)

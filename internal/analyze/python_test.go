@@ -66,7 +66,7 @@ TOKEN = os.getenv("TEST_ONLY_TOKEN")
 				Framework: "fastapi", BuildTool: "uv", Entrypoint: "uvicorn app.main:app --host 0.0.0.0 --port 8000",
 				Project: "pyproject.toml", Lockfile: "uv.lock", Port: 8000, PortSource: "default for uvicorn", HealthPath: "/healthz",
 				Env: []EnvVar{
-					{Name: "DATABASE_URL", Secret: true, Source: "app/config.py:7"},
+					{Name: "DATABASE_URL", Secret: true, Database: "catalog", Source: "app/config.py:7"},
 					{Name: "FEATURE_X", Default: "on", Source: ".env.example:2"},
 					{Name: "LOG_LEVEL", Default: "info", Source: "app/config.py:8"},
 					{Name: "WORKERS", Default: "2", Source: "app/config.py:9"},

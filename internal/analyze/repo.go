@@ -31,6 +31,9 @@ type Repo struct {
 	root  string
 	files []string
 	set   map[string]bool
+	// nested are directories holding a .git of their own (nested clones,
+	// submodules): separate repositories, not walked.
+	nested []string
 }
 
 // OpenRepo walks root and returns the files it holds, skipping ignored
@@ -65,6 +68,12 @@ func OpenRepo(root string) (*Repo, error) {
 			if p != real && ignoredDirs[d.Name()] {
 				return filepath.SkipDir
 			}
+			if p != real {
+				if _, err := os.Lstat(filepath.Join(p, ".git")); err == nil {
+					r.nested = append(r.nested, rel)
+					return filepath.SkipDir
+				}
+			}
 			return nil
 		}
 		if d.Type()&fs.ModeSymlink != 0 {
@@ -87,6 +96,7 @@ func OpenRepo(root string) (*Repo, error) {
 		return nil, fmt.Errorf("walk repository %s: %w", root, err)
 	}
 	sort.Strings(r.files)
+	sort.Strings(r.nested)
 	return r, nil
 }
 
@@ -97,6 +107,11 @@ func within(root, p string) bool {
 
 // Root is the absolute path of the repository.
 func (r *Repo) Root() string { return r.root }
+
+// Nested returns the directories that are git repositories of their own
+// (a .git directory or file inside the tree), sorted; their files are not
+// part of this repository.
+func (r *Repo) Nested() []string { return r.nested }
 
 // Files returns every file, sorted.
 func (r *Repo) Files() []string { return r.files }

@@ -114,10 +114,15 @@ func BackingFor(dep string) (string, bool) {
 	if k, ok := backingDeps[d]; ok {
 		return k, true
 	}
+	if k, ok := extraDeps[d]; ok {
+		return k, true
+	}
 	best, kind := 0, ""
-	for key, k := range backingDeps {
-		if p, ok := strings.CutSuffix(key, "*"); ok && strings.HasPrefix(d, p) && len(p) > best {
-			best, kind = len(p), k
+	for _, table := range []map[string]string{backingDeps, extraDeps} {
+		for key, k := range table {
+			if p, ok := strings.CutSuffix(key, "*"); ok && strings.HasPrefix(d, p) && (len(p) > best || len(p) == best && k < kind) {
+				best, kind = len(p), k
+			}
 		}
 	}
 	return kind, best > 0
@@ -131,7 +136,11 @@ func AddBacking(list []Backing, kind, evidence string) []Backing {
 			return list
 		}
 	}
-	list = append(list, Backing{Kind: kind, Evidence: evidence})
+	b := Backing{Kind: kind, Evidence: evidence}
+	if name, ok := cloudNames[kind]; ok {
+		b.External, b.Name = true, name
+	}
+	list = append(list, b)
 	sort.Slice(list, func(i, j int) bool { return list[i].Kind < list[j].Kind })
 	return list
 }
@@ -143,6 +152,8 @@ var envPatterns = map[string][]*regexp.Regexp{
 		regexp.MustCompile(`os\.(?:Getenv|LookupEnv)\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)`),
 		// common helpers: getenv("X", "default"), envOr("X", "d")
 		regexp.MustCompile(`(?i)\b(?:getenv|envOr|envOrDefault|getEnv|env)\(\s*"([A-Z_][A-Z0-9_]*)"\s*,\s*"([^"]*)"\s*\)`),
+		// other helpers named after the environment: mustMapEnv(&port, "PORT"), mustGetEnv("X")
+		regexp.MustCompile(`\b[A-Za-z_]*(?:Env|ENV|env)[A-Za-z_]*\(\s*(?:&?[A-Za-z_][A-Za-z0-9_.]*\s*,\s*)?"([A-Z][A-Z0-9_]*)"\s*[,)]`),
 	},
 	LangJava: {
 		regexp.MustCompile(`System\.getenv\(\s*"([A-Za-z_][A-Za-z0-9_]*)"\s*\)`),
@@ -166,8 +177,14 @@ var envPatterns = map[string][]*regexp.Regexp{
 	LangPython: {
 		regexp.MustCompile(`os\.environ\[\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*\]`),
 		regexp.MustCompile(`os\.(?:environ\.get|getenv)\(\s*['"]([A-Za-z_][A-Za-z0-9_]*)['"]\s*(?:,\s*['"]?([^'")]*)['"]?)?\)`),
+		// helpers named after the environment: must_map_env('PORT'), get_env("X")
+		regexp.MustCompile(`\b[A-Za-z_]*(?:env|Env|ENV)[A-Za-z_]*\(\s*['"]([A-Z][A-Z0-9_]*)['"]\s*[,)]`),
 	},
 }
+
+// envHelperRes are the envPatterns that match helpers named after the
+// environment; they are skipped for content without "nv"/"NV".
+var envHelperRes = map[*regexp.Regexp]bool{envPatterns[LangGo][2]: true, envPatterns[LangPython][2]: true}
 
 // ScanEnv finds the environment variables content reads. lang is a Lang*
 // constant or "spring" for Spring configuration files; file is the path
@@ -179,6 +196,12 @@ func ScanEnv(lang, file string, content []byte) []EnvVar {
 	}
 	var out []EnvVar
 	for _, re := range pats {
+		if envHelperRes[re] && !bytes.Contains(content, []byte("nv")) && !bytes.Contains(content, []byte("NV")) {
+			continue // the helper patterns need an "env" in a function name
+		}
+		if !re.Match(content) {
+			continue // the fast matcher first: most files read no variable
+		}
 		for _, m := range re.FindAllSubmatchIndex(content, -1) {
 			name := string(content[m[2]:m[3]])
 			def := ""
@@ -194,10 +217,11 @@ func ScanEnv(lang, file string, content []byte) []EnvVar {
 				}
 			}
 			secret := IsSecretName(name)
+			db := DatabaseOf(def)
 			if secret {
 				def = "" // a secret's value never leaves the repository
 			}
-			out = append(out, EnvVar{Name: name, Default: def, Secret: secret, Source: Source(file, LineOf(content, m[0]))})
+			out = append(out, EnvVar{Name: name, Default: def, Secret: secret, Database: db, Source: Source(file, LineOf(content, m[0]))})
 		}
 	}
 	return out
@@ -214,6 +238,9 @@ func MergeEnv(list []EnvVar, vars ...EnvVar) []EnvVar {
 		if i, ok := idx[v.Name]; ok {
 			if list[i].Default == "" && v.Default != "" && !list[i].Secret && !v.Secret {
 				list[i].Default = v.Default
+			}
+			if list[i].Database == "" {
+				list[i].Database = v.Database
 			}
 			continue
 		}
@@ -265,7 +292,7 @@ func ParseDotEnv(file string, content []byte) []EnvVar {
 		}
 		k = strings.TrimSpace(k)
 		v = strings.Trim(strings.TrimSpace(v), `"'`)
-		ev := EnvVar{Name: k, Secret: IsSecretName(k), Source: Source(file, line)}
+		ev := EnvVar{Name: k, Secret: IsSecretName(k), Database: DatabaseOf(v), Source: Source(file, line)}
 		if !ev.Secret {
 			ev.Default = v
 		}

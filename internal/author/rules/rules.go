@@ -67,7 +67,9 @@ var envName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // Author renders the selected parts for the selected services.
 func (a *Author) Author(ctx context.Context, m *analyze.SystemModel, opts author.Options) (*author.Draft, error) {
+	m, skipped := authorable(m)
 	opts, notes := Defaults(m, opts)
+	notes = append(notes, skipped...)
 	if !envName.MatchString(opts.Env) {
 		return nil, fmt.Errorf("environment %q is not a valid directory name: use lower-case letters, digits and '-'", opts.Env)
 	}

@@ -1,0 +1,5 @@
+using Accounting;
+
+var builder = Host.CreateApplicationBuilder(args);
+builder.Services.AddHostedService<Consumer>();
+builder.Build().Run();

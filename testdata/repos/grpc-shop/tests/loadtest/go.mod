@@ -1,0 +1,3 @@
+module example.com/grpcshop/loadtest
+
+go 1.23

@@ -1,0 +1,10 @@
+package main
+
+import (
+	"log"
+	"net/http"
+)
+
+func main() {
+	log.Fatal(http.ListenAndServe(":9999", nil))
+}

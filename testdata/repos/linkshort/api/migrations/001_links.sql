@@ -1,0 +1,5 @@
+CREATE TABLE IF NOT EXISTS links (
+  code   text PRIMARY KEY,
+  target text NOT NULL,
+  clicks bigint NOT NULL DEFAULT 0
+);

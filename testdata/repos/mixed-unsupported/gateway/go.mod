@@ -1,0 +1,3 @@
+module example.com/mixed/gateway
+
+go 1.22

@@ -1,0 +1,3 @@
+module example.com/mixed/seed
+
+go 1.22
