@@ -9,14 +9,25 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"regexp"
 	"strings"
 
-	"sigs.k8s.io/yaml"
+	"github.com/kubewright/kubewright/internal/yamlsafe"
 )
 
 // RepoConfigPath is where a repository keeps its kubewright settings.
 const RepoConfigPath = ".github/kubewright.yaml"
+
+// Limits on the settings file: it is a few dozen lines in practice.
+const (
+	// MaxRepoConfigBytes caps the file's size.
+	MaxRepoConfigBytes = 64 << 10
+	// maxRepoConfigNodes caps its YAML nodes with aliases expanded.
+	maxRepoConfigNodes = 20_000
+	// MaxPathBytes caps one path-valued setting.
+	MaxPathBytes = 256
+	// maxListItems caps one list (paths, teams, services, rules).
+	maxListItems = 200
+)
 
 // Repo is the per-repository configuration. Every field is optional; the
 // command line overrides what is set here.
@@ -28,6 +39,10 @@ type Repo struct {
 	Commands       Commands    `json:"commands"`
 	PullRequest    PullRequest `json:"pullRequest"`
 	Agents         Agents      `json:"agents"`
+
+	// lines maps a setting ("validate.crds[0]") to its line in the file,
+	// for errors found after decoding.
+	lines map[string]int
 }
 
 // DefaultMaxAttempts bounds the validate-and-repair loop when the
@@ -40,10 +55,11 @@ type Agents struct {
 	MaxAttempts int `json:"maxAttempts,omitempty"`
 	// Paths are further repository-relative directories agents may edit,
 	// besides the detected service directories, Dockerfiles, k8s/ and
-	// gitops/.
+	// gitops/. ParseRepo cleans them (no "./", no trailing slash).
 	Paths []string `json:"paths,omitempty"`
 	// ServicesDir is where a new service's directory is created (default:
-	// where the existing services live, else the repository root).
+	// where the existing services live, else the repository root),
+	// cleaned like Paths.
 	ServicesDir string `json:"servicesDir,omitempty"`
 	// TokensPerJob lowers the server's per-job token budget for this
 	// repository (it can never raise it).
@@ -75,12 +91,13 @@ type Commands struct {
 // Validate configures `kubewright validate`.
 type Validate struct {
 	// Rules overrides a rule's severity by ID: "error", "warning", "info"
-	// or "off" (e.g. KW-POL-010: off).
+	// or "off" (e.g. KW-POL-010: off). IDs are those of finding.Rules.
 	Rules map[string]string `json:"rules,omitempty"`
 	// AllowedSources are Flux sources referenced but defined outside the
 	// repository, as "namespace/name" (default: flux-system/flux-system).
 	AllowedSources []string `json:"allowedSources,omitempty"`
-	// CRDs are extra directories (repository-relative) holding CRDs.
+	// CRDs are extra directories or files holding CRDs, repository
+	// relative and cleaned by ParseRepo: join them to the root as they are.
 	CRDs []string `json:"crds,omitempty"`
 }
 
@@ -97,89 +114,217 @@ type Containerize struct {
 	Branch          string   `json:"branch,omitempty"`
 }
 
-var yamlLine = regexp.MustCompile(`line (\d+)`)
-
-// ParseRepo decodes a settings file strictly: an unknown or misspelt key is
-// an error that names the file, the line when known, and the fix.
+// ParseRepo decodes a settings file strictly, within a byte cap and an
+// alias-expansion budget. Every error names the file, the line when
+// known, the setting and the fix, and never a Go type. Path-valued
+// settings come back cleaned and inside the repository; rule severities
+// accept off (and YAML's false) to turn a rule off.
 func ParseRepo(name string, data []byte) (*Repo, error) {
-	var c Repo
-	if err := yaml.UnmarshalStrict(data, &c); err != nil {
-		msg := err.Error()
-		loc := name
-		if m := yamlLine.FindStringSubmatch(msg); m != nil {
-			loc += ":" + m[1]
+	if err := yamlsafe.Check(name, data, yamlsafe.Limits{MaxBytes: MaxRepoConfigBytes, MaxNodes: maxRepoConfigNodes}); err != nil {
+		var ye *yamlsafe.Error
+		if errors.As(err, &ye) && errors.Is(err, yamlsafe.ErrTooLarge) {
+			return nil, fmt.Errorf("%s: the settings file is over %d KiB; kubewright.yaml holds a few settings, keep it short", name, MaxRepoConfigBytes>>10)
 		}
-		hint := "fix the YAML"
-		if strings.Contains(msg, "unknown field") {
-			hint = "remove or correct the key; known keys are containerize.{services,env,registry,namespacePrefix,ingressHost,ingressClass,only,repoURL,branch}, validate.{rules,allowedSources,crds}, commands.teams, pullRequest.closeIssue, agents.{maxAttempts,paths,servicesDir,tokensPerJob} and allowWorkflows"
-		}
-		return nil, fmt.Errorf("%s: %s (%s)", loc, cleanYAMLError(msg), hint)
+		return nil, err
 	}
-	for _, o := range c.Containerize.Only {
+	c := &Repo{lines: map[string]int{}}
+	if err := decodeRepo(name, data, c); err != nil {
+		return nil, err
+	}
+	if err := c.check(name); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// check validates values the YAML types do not: enumerations, ranges,
+// rule IDs and paths (which it cleans in place).
+func (c *Repo) check(name string) error {
+	bad := func(key, format string, args ...any) error {
+		return fmt.Errorf("%s: %s: %s", c.at(name, key), key, fmt.Sprintf(format, args...))
+	}
+	for i, o := range c.Containerize.Only {
 		switch o {
 		case "dockerfile", "k8s", "gitops":
 		default:
-			return nil, fmt.Errorf("%s: containerize.only has %q (use dockerfile, k8s or gitops)", name, o)
+			return bad(fmt.Sprintf("containerize.only[%d]", i), "%q is not a part (use dockerfile, k8s or gitops)", o)
 		}
 	}
-	for _, team := range c.Commands.Teams {
+	for i, team := range c.Commands.Teams {
 		if org, slug, ok := strings.Cut(team, "/"); !ok || org == "" || slug == "" || strings.Contains(slug, "/") {
-			return nil, fmt.Errorf("%s: commands.teams has %q (use org/team-slug)", name, team)
+			return bad(fmt.Sprintf("commands.teams[%d]", i), "%q is not a team (use org/team-slug)", team)
 		}
 	}
 	for id, sev := range c.Validate.Rules {
-		switch sev {
-		case "error", "warning", "info", "off":
-		default:
-			return nil, fmt.Errorf("%s: validate.rules.%s is %q (use error, warning, info or off)", name, id, sev)
+		if err := checkRule(id, sev); err != nil {
+			return bad("validate.rules."+id, "%v", err)
 		}
 	}
 	if a := c.Agents.MaxAttempts; a < 0 || a > 10 {
-		return nil, fmt.Errorf("%s: agents.maxAttempts is %d (use 1 to 10; the default is %d)", name, a, DefaultMaxAttempts)
+		return bad("agents.maxAttempts", "%d is out of range (use 1 to 10; the default is %d)", a, DefaultMaxAttempts)
 	}
 	if c.Agents.TokensPerJob < 0 {
-		return nil, fmt.Errorf("%s: agents.tokensPerJob is %d (use a positive number of tokens, or leave it out)", name, c.Agents.TokensPerJob)
+		return bad("agents.tokensPerJob", "%d is negative (use a positive number of tokens, or leave it out)", c.Agents.TokensPerJob)
 	}
-	for _, p := range append(append([]string(nil), c.Agents.Paths...), c.Agents.ServicesDir) {
-		if p == "" {
-			continue
+	for i, p := range c.Validate.CRDs {
+		key := fmt.Sprintf("validate.crds[%d]", i)
+		clean, err := cleanRepoPath(p, false)
+		if err != nil {
+			return bad(key, "%q %v", p, err)
 		}
-		if err := checkRelDir(p); err != nil {
-			return nil, fmt.Errorf("%s: agents: %q %v", name, p, err)
-		}
+		c.Validate.CRDs[i] = clean
 	}
-	return &c, nil
-}
-
-// checkRelDir accepts a clean, relative, slash-separated directory that
-// stays inside the repository and is not .git or .github.
-func checkRelDir(p string) error {
-	switch {
-	case strings.HasPrefix(p, "/") || strings.Contains(p, `\`):
-		return errors.New("must be a relative slash-separated path (e.g. services)")
-	case path.Clean(p) != p || p == ".." || strings.HasPrefix(p, "../"):
-		return errors.New("must be a clean path inside the repository, without .. or a trailing slash")
-	case p == ".git" || strings.HasPrefix(p, ".git/") || p == ".github" || strings.HasPrefix(p, ".github/"):
-		return errors.New("may not be under .git or .github (workflows are governed by allowWorkflows)")
+	for i, p := range c.Agents.Paths {
+		key := fmt.Sprintf("agents.paths[%d]", i)
+		clean, err := cleanRepoPath(p, true)
+		if err != nil {
+			return bad(key, "%q %v", p, err)
+		}
+		c.Agents.Paths[i] = clean
+	}
+	if p := c.Agents.ServicesDir; p != "" && p != "." {
+		clean, err := cleanRepoPath(p, true)
+		if err != nil {
+			return bad("agents.servicesDir", "%q %v", p, err)
+		}
+		c.Agents.ServicesDir = clean
+	} else {
+		c.Agents.ServicesDir = "" // "." is the default: the repository root
 	}
 	return nil
 }
 
-func cleanYAMLError(msg string) string {
-	msg = strings.TrimPrefix(msg, "error unmarshaling JSON: while decoding JSON: ")
-	msg = strings.TrimPrefix(msg, "error converting YAML to JSON: ")
-	return msg
+// at is "file:line" for a setting, or the file alone.
+func (c *Repo) at(name, key string) string {
+	if l := c.lines[key]; l > 0 {
+		return fmt.Sprintf("%s:%d", name, l)
+	}
+	return name
+}
+
+// cleanRepoPath cleans a repository-relative, slash-separated path and
+// refuses what cannot name something inside the repository, or what
+// kubewright must not touch: absolute paths, ".." escapes, .git in any
+// segment or letter case, and (for directories authors write, write)
+// the repository root and .github.
+func cleanRepoPath(p string, write bool) (string, error) {
+	switch {
+	case p == "":
+		return "", errors.New("is empty (name a directory relative to the repository root, e.g. deploy/crds)")
+	case len(p) > MaxPathBytes:
+		return "", fmt.Errorf("is %d bytes long (at most %d)", len(p), MaxPathBytes)
+	case strings.ContainsFunc(p, func(r rune) bool { return r < 0x20 || r == 0x7f }):
+		return "", errors.New("holds control characters (write a plain relative path)")
+	case strings.Contains(p, `\`):
+		return "", errors.New("uses backslashes (use forward slashes: deploy/crds)")
+	case strings.HasPrefix(p, "/") || len(p) >= 2 && p[1] == ':':
+		return "", errors.New("is absolute (use a path relative to the repository root, e.g. deploy/crds)")
+	}
+	clean := path.Clean(p)
+	if clean == ".." || strings.HasPrefix(clean, "../") {
+		return "", errors.New("leaves the repository (remove the ..; use a path inside the repository)")
+	}
+	for _, seg := range strings.Split(clean, "/") {
+		f := strings.TrimRight(seg, ". ")
+		if strings.EqualFold(f, ".git") || strings.EqualFold(f, "git~1") {
+			return "", errors.New("is inside .git (name a directory of the repository's files)")
+		}
+	}
+	if write {
+		top, _, _ := strings.Cut(clean, "/")
+		switch {
+		case clean == ".":
+			return "", errors.New("is the whole repository (name the directories agents may edit, e.g. libs/shared)")
+		case strings.EqualFold(strings.TrimRight(top, ". "), ".github"):
+			return "", errors.New("may not be under .github (workflows are governed by allowWorkflows)")
+		}
+	}
+	return clean, nil
 }
 
 // LoadRepo reads RepoConfigPath under root; a missing file is the empty
-// configuration.
+// configuration. The file must be a regular file reached without a
+// symlink (.github and the file itself), no larger than
+// MaxRepoConfigBytes. Path-valued settings that exist in the checkout
+// must not pass through a symlink either, and name directories or
+// regular files.
 func LoadRepo(root string) (*Repo, error) {
-	data, err := os.ReadFile(filepath.Join(root, filepath.FromSlash(RepoConfigPath)))
-	if errors.Is(err, fs.ErrNotExist) {
+	switch err := noSymlink(root, RepoConfigPath); {
+	case errors.Is(err, fs.ErrNotExist):
 		return &Repo{}, nil
+	case err != nil:
+		return nil, fmt.Errorf("%s: %w; kubewright reads its settings only from a regular file committed at %s (put the file itself there)", RepoConfigPath, err, RepoConfigPath)
 	}
-	if err != nil {
+	data, err := yamlsafe.ReadFile(root, RepoConfigPath, MaxRepoConfigBytes)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &Repo{}, nil
+	case errors.Is(err, yamlsafe.ErrTooLarge):
+		return nil, fmt.Errorf("%s: the settings file is over %d KiB; kubewright.yaml holds a few settings, keep it short", RepoConfigPath, MaxRepoConfigBytes>>10)
+	case err != nil:
 		return nil, fmt.Errorf("read %s: %w", RepoConfigPath, err)
 	}
-	return ParseRepo(RepoConfigPath, data)
+	c, err := ParseRepo(RepoConfigPath, data)
+	if err != nil {
+		return nil, err
+	}
+	check := func(key, p string, dirOnly bool) error {
+		err := noSymlink(root, p)
+		if err == nil || errors.Is(err, fs.ErrNotExist) {
+			if err == nil && dirOnly {
+				if st, serr := os.Stat(filepath.Join(root, filepath.FromSlash(p))); serr == nil && !st.IsDir() {
+					err = fmt.Errorf("%s is not a directory", p)
+				}
+			}
+			if err == nil || errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+		}
+		return fmt.Errorf("%s: %s: %q: %w (point it at a directory committed in the repository, not a link or a device)", c.at(RepoConfigPath, key), key, p, err)
+	}
+	for i, p := range c.Validate.CRDs {
+		if err := check(fmt.Sprintf("validate.crds[%d]", i), p, false); err != nil {
+			return nil, err
+		}
+	}
+	for i, p := range c.Agents.Paths {
+		if err := check(fmt.Sprintf("agents.paths[%d]", i), p, true); err != nil {
+			return nil, err
+		}
+	}
+	if p := c.Agents.ServicesDir; p != "" {
+		if err := check("agents.servicesDir", p, true); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+// noSymlink walks rel under root with Lstat: a symlink on the way is an
+// error, so is a last component that is neither a directory nor a
+// regular file (a device, a FIFO, a socket). A missing component is
+// fs.ErrNotExist.
+func noSymlink(root, rel string) error {
+	cur := root
+	parts := strings.Split(rel, "/")
+	for i, part := range parts {
+		cur = filepath.Join(cur, part)
+		st, err := os.Lstat(cur)
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return fs.ErrNotExist
+			}
+			return fmt.Errorf("check %s: %w", path.Join(parts[:i+1]...), err)
+		}
+		sub := path.Join(parts[:i+1]...)
+		switch m := st.Mode(); {
+		case m&fs.ModeSymlink != 0:
+			return fmt.Errorf("%s is a symlink", sub)
+		case i < len(parts)-1 && !m.IsDir():
+			return fmt.Errorf("%s is not a directory", sub)
+		case i == len(parts)-1 && !m.IsDir() && !m.IsRegular():
+			return fmt.Errorf("%s is not a regular file or directory", sub)
+		}
+	}
+	return nil
 }
