@@ -12,38 +12,102 @@ import (
 
 func TestPolicyCheck(t *testing.T) {
 	tests := []struct {
-		path string
-		ok   bool
+		name      string
+		path      string
+		workflows bool // the repository allows workflows
+		ok        bool
+		reason    string // part of the refusal
 	}{
-		{"Dockerfile", true},
-		{"svc/Dockerfile", true},
-		{"cmd/api/Dockerfile", true},
-		{"svc/.dockerignore", true},
-		{"k8s/svc/deployment.yaml", true},
-		{"gitops/apps/base/svc/kustomization.yaml", true},
-		{"", false},
-		{"/etc/passwd", false},
-		{"../outside/Dockerfile", false},
-		{"k8s/../../x", false},
-		{"k8s//x.yaml", false},
-		{".git/config", false},
-		{"svc/.git/hooks/pre-commit", false},
-		{".github/workflows/ci.yml", false},
-		{"main.go", false},
-		{"svc/app.py", false},
-		{`k8s\x.yaml`, false},
+		{name: "root Dockerfile", path: "Dockerfile", ok: true},
+		{name: "service Dockerfile", path: "svc/Dockerfile", ok: true},
+		{name: "nested Dockerfile", path: "cmd/api/Dockerfile", ok: true},
+		{name: "dockerignore", path: "svc/.dockerignore", ok: true},
+		{name: "k8s", path: "k8s/svc/deployment.yaml", ok: true},
+		{name: "gitops", path: "gitops/apps/base/svc/kustomization.yaml", ok: true},
+		{name: "empty", path: "", reason: "relative"},
+		{name: "absolute", path: "/etc/passwd", reason: "relative"},
+		{name: "escape", path: "../outside/Dockerfile", reason: "not a clean path"},
+		{name: "escape after clean", path: "k8s/../../x", reason: "not a clean path"},
+		{name: "double slash", path: "k8s//x.yaml", reason: "not a clean path"},
+		{name: "backslash", path: `k8s\x.yaml`, reason: "relative"},
+		{name: "NUL", path: "k8s/x\x00.yaml", reason: "relative"},
+		{name: "ordinary source file", path: "main.go", reason: "outside the paths"},
+		{name: "service source file", path: "svc/app.py", reason: "outside the paths"},
+
+		// .git in any segment, any letter case, any folded spelling.
+		{name: ".git config", path: ".git/config", reason: "inside .git"},
+		{name: ".git in a service", path: "svc/.git/hooks/pre-commit", reason: "inside .git"},
+		{name: ".GIT upper case", path: "svc/.GIT/config", reason: "inside .git"},
+		{name: ".Git mixed case at the top", path: ".Git/hooks/x", reason: "inside .git"},
+		{name: ".git as a k8s file", path: "k8s/.git", reason: "inside .git"},
+		{name: ".git under gitops", path: "gitops/.gIt/HEAD", reason: "inside .git"},
+		{name: "NTFS trailing dot", path: "k8s/.git./config", reason: "inside .git"},
+		{name: "NTFS trailing space", path: "k8s/.git /config", reason: "inside .git"},
+		{name: "NTFS short name", path: "k8s/GIT~1/config", reason: "inside .git"},
+		{name: "HFS ignorable code point", path: "k8s/.g\u200cit/config", reason: "inside .git"},
+		{name: ".gitignore is not .git", path: "k8s/.gitignore", ok: true},
+		{name: ".github is not .git", path: "k8s/.github/x.yaml", ok: true},
+
+		// .github is closed; only workflows open, and only when allowed.
+		{name: "workflow", path: ".github/workflows/ci.yml", reason: "allowWorkflows: true"},
+		{name: "workflow allowed", path: ".github/workflows/ci.yml", workflows: true, ok: true},
+		{name: "workflow Dockerfile allowed", path: ".github/workflows/Dockerfile", workflows: true, ok: true},
+		{name: "workflows directory itself", path: ".github/workflows", workflows: true, reason: "never writes"},
+		{name: "workflow in another case", path: ".GitHub/Workflows/ci.yml", workflows: true, reason: "never writes"},
+		{name: "workflow in another case, not allowed", path: ".github/Workflows/ci.yml", reason: "never writes"},
+		{name: "actions", path: ".github/actions/setup/action.yml", reason: "never writes"},
+		{name: "actions with workflows allowed", path: ".github/actions/setup/action.yml", workflows: true, reason: "never writes"},
+		{name: "action Dockerfile", path: ".github/actions/build/Dockerfile", workflows: true, reason: "never writes"},
+		{name: ".github Dockerfile", path: ".github/Dockerfile", reason: "never writes"},
+		{name: ".github Dockerfile with workflows allowed", path: ".github/Dockerfile", workflows: true, reason: "never writes"},
+		{name: "kubewright config", path: ".github/kubewright.yaml", reason: "never writes"},
+		{name: "kubewright config with workflows allowed", path: ".github/kubewright.yaml", workflows: true, reason: "never writes"},
+		{name: "CODEOWNERS", path: ".github/CODEOWNERS", workflows: true, reason: "never writes"},
+		{name: "dependabot", path: ".github/dependabot.yml", reason: "never writes"},
+		{name: ".github dockerignore", path: ".github/.dockerignore", reason: "never writes"},
+		{name: ".GITHUB upper case", path: ".GITHUB/Dockerfile", reason: "never writes"},
+		{name: ".github. NTFS", path: ".github./workflows/ci.yml", workflows: true, reason: "never writes"},
+		{name: "workflow in .git", path: ".github/workflows/.git/config", workflows: true, reason: "inside .git"},
 	}
 	for _, tt := range tests {
-		err := Policy{}.Check(tt.path)
-		if (err == nil) != tt.ok {
-			t.Errorf("Check(%q) = %v, want ok=%v", tt.path, err, tt.ok)
+		t.Run(tt.name, func(t *testing.T) {
+			err := Policy{AllowWorkflows: tt.workflows}.Check(tt.path)
+			if (err == nil) != tt.ok {
+				t.Fatalf("Check(%q) = %v, want ok=%v", tt.path, err, tt.ok)
+			}
+			if err == nil {
+				return
+			}
+			if !errors.Is(err, ErrPolicy) {
+				t.Errorf("Check(%q) error does not wrap ErrPolicy: %v", tt.path, err)
+			}
+			if !strings.Contains(err.Error(), tt.reason) {
+				t.Errorf("Check(%q) = %v, want it to say %q", tt.path, err, tt.reason)
+			}
+		})
+	}
+}
+
+// TestPolicyDirsNeverWiden: Dirs (service directories, agents.paths) never
+// open what Forbidden closes, whatever they name.
+func TestPolicyDirsNeverWiden(t *testing.T) {
+	pol := Policy{Dirs: []string{".github", ".github/actions", "svc", "svc/.git", ".GIT"}}
+	for _, p := range []string{
+		".github/Dockerfile", ".github/actions/a/action.yml", ".github/kubewright.yaml", ".github/workflows/ci.yml",
+		"svc/.git/config", "svc/.GIT/config", ".GIT/config", "svc/x/.Git/hooks/pre-push",
+	} {
+		if err := pol.Check(p); !errors.Is(err, ErrPolicy) {
+			t.Errorf("Check(%q) with Dirs %v = %v, want a refusal", p, pol.Dirs, err)
 		}
-		if err != nil && !errors.Is(err, ErrPolicy) {
-			t.Errorf("Check(%q) error does not wrap ErrPolicy: %v", tt.path, err)
+		if err := pol.Forbidden(p); !errors.Is(err, ErrPolicy) {
+			t.Errorf("Forbidden(%q) = %v, want a refusal", p, err)
 		}
 	}
-	if err := (Policy{AllowWorkflows: true}).Check(".github/workflows/ci.yml"); err != nil {
-		t.Errorf("workflows allowed by config: %v", err)
+	if err := pol.Check("svc/main.go"); err != nil {
+		t.Errorf("Check(svc/main.go) = %v", err)
+	}
+	if err := pol.Forbidden("main.go"); err != nil {
+		t.Errorf("Forbidden(main.go) = %v: only Check limits the area", err)
 	}
 }
 

@@ -201,9 +201,10 @@ type Refusal struct {
 }
 
 // gate is the write policy for model edits, enforced in code whatever the
-// prompt said: the workspace policy (Dockerfiles, k8s/, gitops/, no .git,
-// workflows only when allowed, size caps) widened to the service
-// directories and, for service-codegen, one new service directory.
+// prompt said: the workspace policy (Dockerfiles, k8s/, gitops/, never
+// .git in any segment or letter case, nothing under .github/ but
+// workflows when allowed, size caps) widened to the service directories
+// and, for service-codegen, one new service directory.
 type gate struct {
 	policy     workspace.Policy
 	newService bool   // a new top-level service directory may be created
@@ -243,6 +244,12 @@ func (g *gate) apply(st *stage, edits []llm.Edit) (changed []string, refused []R
 func (g *gate) check(st *stage, e llm.Edit) string {
 	p := e.Path
 	pol := g.policy
+	// What the policy forbids outright (.git in any case or segment, all
+	// of .github/ but allowed workflows, unclean paths) no service
+	// directory opens; the rest is the policy's area or a new service.
+	if err := pol.Forbidden(p); err != nil {
+		return strings.TrimPrefix(err.Error(), workspace.ErrPolicy.Error()+": ")
+	}
 	if err := pol.Check(p); err != nil && !g.mayCreateService(st, p) {
 		return strings.TrimPrefix(err.Error(), workspace.ErrPolicy.Error()+": ")
 	}
