@@ -6,6 +6,7 @@ import (
 
 	"github.com/kubewright/kubewright/internal/author/agent"
 	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/redact"
 	"github.com/kubewright/kubewright/internal/workspace"
 )
 
@@ -112,7 +113,7 @@ func AttemptLog(r *agent.Result) string {
 			fmt.Fprintf(&b, "- changed `%s`\n", p)
 		}
 		for _, x := range a.Refused {
-			fmt.Fprintf(&b, "- refused %s `%s`: %s\n", x.Action, x.Path, x.Reason)
+			fmt.Fprintf(&b, "- refused %s `%s`: %s\n", neutral(x.Action), secretFree(x.Path), neutral(x.Reason))
 		}
 		if len(a.Findings) > 0 && a.Agent != agent.AgentReview {
 			b.WriteString("\nValidation after this attempt:\n\n")
@@ -134,7 +135,7 @@ func AgentComment(r *agent.Result) string {
 }
 
 func writeFindings(b *strings.Builder, fs []finding.Finding) {
-	for i, f := range fs {
+	for i, f := range redact.Findings(fs[:min(len(fs), maxFindings+1)]) {
 		if i == maxFindings {
 			fmt.Fprintf(b, "- … and %d more (see the check run)\n", len(fs)-maxFindings)
 			return
@@ -153,10 +154,17 @@ func repairRounds(r *agent.Result) int {
 	return n
 }
 
-// neutral keeps model or user text from pinging people or closing
-// issues when it is posted: @mentions and #references lose their effect.
+// neutral makes model or user text safe to post: secrets it quotes are
+// redacted, and @mentions and #references lose their effect so it
+// cannot ping people or close issues.
 func neutral(s string) string {
-	return strings.NewReplacer("@", "@\u200b", "<!--", "&lt;!--").Replace(strings.TrimSpace(s))
+	return strings.NewReplacer("@", "@\u200b", "<!--", "&lt;!--").Replace(strings.TrimSpace(secretFree(s)))
+}
+
+// secretFree redacts secrets from text about to be published.
+func secretFree(s string) string {
+	out, _ := redact.Text(s)
+	return out
 }
 
 // quote renders a one-line request for a blockquote.

@@ -1,6 +1,8 @@
 // Package publish is the only code that talks to GitHub's write API: pull
 // requests, check runs, comments and reactions. This file renders what
-// those carry.
+// those carry. Everything rendered from findings, analysis errors,
+// assumptions and model answers is redacted (internal/redact) first:
+// a finding or a model that quotes a secret never publishes it.
 package publish
 
 import (
@@ -9,6 +11,7 @@ import (
 
 	"github.com/kubewright/kubewright/internal/analyze"
 	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/redact"
 	"github.com/kubewright/kubewright/internal/validate"
 	"github.com/kubewright/kubewright/internal/workspace"
 )
@@ -59,7 +62,7 @@ func PRBody(o Outcome) string {
 	if len(o.Errors) > 0 {
 		b.WriteString("\nNot analyzed:\n\n")
 		for _, e := range o.Errors {
-			fmt.Fprintf(&b, "- `%s`\n", e.Error())
+			fmt.Fprintf(&b, "- `%s`\n", secretFree(e.Error()))
 		}
 	}
 	if d := Mermaid(o.Services); d != "" {
@@ -84,7 +87,7 @@ func PRBody(o Outcome) string {
 	if len(o.Assumptions) > 0 {
 		b.WriteString("\n## Assumptions\n\n")
 		for _, a := range o.Assumptions {
-			fmt.Fprintf(&b, "- %s\n", a)
+			fmt.Fprintf(&b, "- %s\n", secretFree(a))
 		}
 	}
 
@@ -93,7 +96,7 @@ func PRBody(o Outcome) string {
 		b.WriteString(ValidationTable(o.Report))
 		if fs := o.Report.Findings; len(fs) > 0 {
 			b.WriteString("\n")
-			for i, f := range fs {
+			for i, f := range redact.Findings(fs[:min(len(fs), maxFindings+1)]) {
 				if i == maxFindings {
 					fmt.Fprintf(&b, "- … and %d more (see the check run)\n", len(fs)-maxFindings)
 					break
