@@ -4,17 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path"
 	"regexp"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/kustomize/api/krusty"
-	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
 	"github.com/kubewright/kubewright/internal/analyze"
@@ -23,48 +20,52 @@ import (
 
 var kustomizationNames = []string{"kustomization.yaml", "kustomization.yml", "Kustomization"}
 
-// Load discovers and builds everything under dir: kustomization roots
+// Load discovers and builds everything under dir with the default
+// LoadOptions. See LoadWith.
+func Load(ctx context.Context, dir string) (*Input, []finding.Finding, error) {
+	return LoadWith(ctx, dir, LoadOptions{})
+}
+
+// LoadWith discovers and builds everything under dir: kustomization roots
 // (built with krusty, in parallel), directories Flux Kustomizations point
 // at without a kustomization file (built from a generated one, as Flux
 // does), and loose manifests under k8s/ and gitops/. Build failures and
 // unparsable YAML come back as findings; only an unreadable directory is
 // an error.
-func Load(ctx context.Context, dir string) (*Input, []finding.Finding, error) {
+//
+// Nothing it loads can reach outside the repository: every kustomization
+// is pre-scanned (scanKustomization) and a root that references a URL, an
+// absolute path, a path out of the repository or a plugin is not built;
+// krusty runs root-only, without plugins, over repoFS, under a deadline
+// per root. Every YAML file passes yamlsafe before a decoder sees it.
+func LoadWith(ctx context.Context, dir string, opts LoadOptions) (*Input, []finding.Finding, error) {
+	opts = opts.withDefaults()
 	repo, err := analyze.OpenRepo(dir)
 	if err != nil {
 		return nil, nil, err
 	}
+	root, err := os.OpenRoot(repo.Root())
+	if err != nil {
+		return nil, nil, fmt.Errorf("open repository %s: %w", dir, err)
+	}
+	// Closing the root also fails the reads of builds that overran their
+	// deadline and still run.
+	defer root.Close()
 	in := &Input{Dir: repo.Root(), Files: repo.Files(), RootObjects: map[string][]Object{}}
-	in.Sources = IndexSources(in.Dir, in.Files)
+	l := &loader{in: in, root: root, opts: opts, data: map[string]bool{}, checked: map[string]bool{}, scans: map[string]*kustScan{}}
 	var fs []finding.Finding
+	fs = append(fs, l.prescan()...)
+	idx, unsafe := indexSources(in.Dir, in.Files, l.data, l.checked)
+	in.Sources = idx
 	for _, e := range in.Sources.ParseErrors {
 		fs = append(fs, finding.Finding{ID: "KW-DISCOVER-001", Severity: finding.Error, Stage: StageDiscover, File: e.File, Line: e.Line,
 			Message: "not valid YAML: " + e.Message, Hint: "fix the YAML syntax on that line"})
 	}
+	fs = append(fs, unsafe...)
 	in.Roots = discoverRoots(in)
 
-	type result struct {
-		objs []Object
-		f    *finding.Finding
-	}
-	results := make([]result, len(in.Roots))
-	sem := make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
-	var wg sync.WaitGroup
-	for i, r := range in.Roots {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
-			if ctx.Err() != nil {
-				return
-			}
-			objs, f := buildRoot(in, r)
-			results[i] = result{objs, f}
-		}()
-	}
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	results, err := l.buildAll(ctx)
+	if err != nil {
 		return nil, nil, err
 	}
 	// An object built by several roots (k8s/ and k8s/svc/) is checked once;
@@ -80,6 +81,9 @@ func Load(ctx context.Context, dir string) (*Input, []finding.Finding, error) {
 	for i, r := range in.Roots {
 		if results[i].f != nil {
 			fs = append(fs, *results[i].f)
+			continue
+		}
+		if results[i].skipped {
 			continue
 		}
 		in.RootObjects[r.Dir] = results[i].objs
@@ -98,7 +102,22 @@ func Load(ctx context.Context, dir string) (*Input, []finding.Finding, error) {
 			}
 		}
 	}
-	return in, fs, nil
+	return in, dedupe(fs), nil
+}
+
+// dedupe drops repeated findings (same ID, file and line): a base that
+// references a URL is reported once, not once more per overlay.
+func dedupe(fs []finding.Finding) []finding.Finding {
+	seen := map[string]bool{}
+	out := fs[:0]
+	for _, f := range fs {
+		k := fmt.Sprintf("%s|%s|%d", f.ID, f.File, f.Line)
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // discoverRoots finds every directory with a kustomization file, and every
@@ -148,123 +167,6 @@ func dirExists(files []string, dir string) bool {
 		}
 	}
 	return false
-}
-
-var quotedPath = regexp.MustCompile(`'([^']+)'`)
-
-// buildRoot runs krusty on one root and maps each object to its source.
-func buildRoot(in *Input, r Root) ([]Object, *finding.Finding) {
-	fsys := filesys.MakeFsOnDisk()
-	dir := path.Join(in.Dir, r.Dir)
-	if r.Generated {
-		mem, err := generatedRoot(in, r.Dir)
-		if err != nil {
-			return nil, &finding.Finding{ID: "KW-BUILD-002", Severity: finding.Error, Stage: StageBuild, File: r.Dir,
-				Message: "cannot emulate Flux's generated kustomization: " + err.Error()}
-		}
-		fsys, dir = mem, "/"+r.Dir
-	}
-	k := krusty.MakeKustomizer(krusty.MakeDefaultOptions())
-	resMap, err := k.Run(fsys, dir)
-	if err != nil {
-		f := &finding.Finding{ID: "KW-BUILD-001", Severity: finding.Error, Stage: StageBuild, File: r.File, Line: 1,
-			Message: "kustomize build " + r.Dir + " failed: " + trimBuildError(err.Error(), in.Dir),
-			Hint:    "fix the kustomization or the file it names; `kustomize build " + r.Dir + "` shows the same error"}
-		if r.Generated {
-			f.File = r.Dir
-		}
-		// Point at the line of the kustomization that names the culprit.
-		if r.File != "" {
-			if b, rerr := in.ReadFile(r.File); rerr == nil {
-				for _, m := range quotedPath.FindAllStringSubmatch(err.Error(), -1) {
-					name := path.Base(m[1])
-					for i, line := range strings.Split(string(b), "\n") {
-						if strings.Contains(line, name) && strings.Contains(line, "-") {
-							f.Line = i + 1
-						}
-					}
-				}
-			}
-		}
-		return nil, f
-	}
-	var objs []Object
-	for _, res := range resMap.Resources() {
-		m, err := res.Map()
-		if err != nil {
-			continue
-		}
-		u, err := newUnstructured(m)
-		if err != nil {
-			continue
-		}
-		o := Object{U: u, Root: r.Dir, File: r.File, Line: 1}
-		if d, ok := in.Sources.Find(r.Dir, u.GetKind(), u.GetNamespace(), u.GetName()); ok {
-			o.File, o.Line = d.File, d.Line
-		}
-		if o.File == "" {
-			o.File = r.Dir
-		}
-		objs = append(objs, o)
-	}
-	return objs, nil
-}
-
-func trimBuildError(msg, dir string) string {
-	return strings.ReplaceAll(msg, dir+"/", "")
-}
-
-// generatedRoot copies the tree under dir into memory with the
-// kustomization Flux would generate: every manifest file, and every
-// subdirectory that has its own kustomization as a single resource.
-func generatedRoot(in *Input, dir string) (filesys.FileSystem, error) {
-	mem := filesys.MakeFsInMemory()
-	var resources []string
-	nested := map[string]bool{}
-	prefix := dir + "/"
-	for _, f := range in.Files {
-		if strings.HasPrefix(f, prefix) {
-			for _, n := range kustomizationNames {
-				if path.Base(f) == n && path.Dir(f) != dir {
-					nested[path.Dir(f)] = true
-				}
-			}
-		}
-	}
-	for _, f := range in.Files {
-		if !strings.HasPrefix(f, prefix) {
-			continue
-		}
-		b, err := in.ReadFile(f)
-		if err != nil {
-			return nil, err
-		}
-		if err := mem.MkdirAll(path.Dir("/" + f)); err != nil {
-			return nil, err
-		}
-		if err := mem.WriteFile("/"+f, b); err != nil {
-			return nil, err
-		}
-		underNested := false
-		for n := range nested {
-			if strings.HasPrefix(f, n+"/") {
-				underNested = true
-			}
-		}
-		if underNested || !(strings.HasSuffix(f, ".yaml") || strings.HasSuffix(f, ".yml")) || !isManifest(b) {
-			continue
-		}
-		resources = append(resources, strings.TrimPrefix(f, prefix))
-	}
-	for n := range nested {
-		resources = append(resources, strings.TrimPrefix(n, prefix))
-	}
-	sort.Strings(resources)
-	k, err := yaml.Marshal(map[string]any{"apiVersion": "kustomize.config.k8s.io/v1beta1", "kind": "Kustomization", "resources": resources})
-	if err != nil {
-		return nil, err
-	}
-	return mem, mem.WriteFile("/"+dir+"/kustomization.yaml", k)
 }
 
 var kindLine = regexp.MustCompile(`(?m)^kind:\s*\S`)

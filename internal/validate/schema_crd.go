@@ -30,7 +30,9 @@ import (
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"sigs.k8s.io/yaml"
 
+	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/yamlsafe"
 )
 
 // schemaCRs checks custom resources against their CRDs. Validators are
@@ -307,10 +309,26 @@ func schemaStructuralKeys(s *structuralschema.Structural, segs []string) []strin
 	return keys
 }
 
-// LoadCRDs reads CustomResourceDefinitions from files and directories
-// (walked recursively; only .yaml, .yml and .json files). Documents that
-// are not CRDs are skipped; apiextensions.k8s.io/v1beta1 CRDs are
-// converted to v1. Errors name the file.
+// Caps of CRD loading. Operator-supplied paths (--crds, the server's CRD
+// directories) are trusted more than a repository, but still bounded so a
+// wrong path (a device, a huge dump) fails with a message instead of
+// taking the process down: the largest CRD files in use (Istio's
+// crd-all.gen.yaml) are under 1 MiB.
+const (
+	operatorCRDFileBytes int64 = 32 << 20
+	operatorCRDNodes     int64 = 16_000_000
+	// repoCRDFiles and repoCRDBytes bound what validate.crds in a
+	// repository's configuration may make the bot read.
+	repoCRDFiles       = 1000
+	repoCRDBytes int64 = 64 << 20
+)
+
+// LoadCRDs reads CustomResourceDefinitions from operator-supplied files and
+// directories (walked recursively; only .yaml, .yml and .json files).
+// Documents that are not CRDs are skipped; apiextensions.k8s.io/v1beta1
+// CRDs are converted to v1. Errors name the file. Each file must be a
+// regular file of at most 32 MiB and pass yamlsafe's alias budget. For
+// paths a repository names, use LoadRepoCRDs.
 func LoadCRDs(paths ...string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	var out []*apiextensionsv1.CustomResourceDefinition
 	for _, p := range paths {
@@ -336,9 +354,7 @@ func LoadCRDs(paths ...string) ([]*apiextensionsv1.CustomResourceDefinition, err
 				}
 				return nil
 			}
-			switch strings.ToLower(filepath.Ext(f)) {
-			case ".yaml", ".yml", ".json":
-			default:
+			if !isCRDFileName(f) {
 				return nil
 			}
 			crds, err := schemaLoadCRDFile(f)
@@ -355,11 +371,143 @@ func LoadCRDs(paths ...string) ([]*apiextensionsv1.CustomResourceDefinition, err
 	return out, nil
 }
 
+func isCRDFileName(f string) bool {
+	switch strings.ToLower(filepath.Ext(f)) {
+	case ".yaml", ".yml", ".json":
+		return true
+	}
+	return false
+}
+
+// schemaLoadCRDFile reads an operator-supplied CRD file: regular, capped.
 func schemaLoadCRDFile(name string) ([]*apiextensionsv1.CustomResourceDefinition, error) {
-	data, err := os.ReadFile(name)
+	st, err := os.Stat(name)
 	if err != nil {
 		return nil, fmt.Errorf("read CRDs: %w", err)
 	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("read CRDs: %s is not a regular file (pass CRD files or directories of them)", name)
+	}
+	if st.Size() > operatorCRDFileBytes {
+		return nil, fmt.Errorf("read CRDs: %s is %s, over the %s cap (split the file)", name, humanBytes(st.Size()), humanBytes(operatorCRDFileBytes))
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("read CRDs: %w", err)
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, operatorCRDFileBytes+1))
+	if err != nil {
+		return nil, fmt.Errorf("read CRDs: %w", err)
+	}
+	if int64(len(data)) > operatorCRDFileBytes {
+		return nil, fmt.Errorf("read CRDs: %s is over the %s cap (split the file)", name, humanBytes(operatorCRDFileBytes))
+	}
+	if err := yamlsafe.Check(name, data, yamlsafe.Limits{MaxBytes: operatorCRDFileBytes, MaxNodes: operatorCRDNodes}); err != nil {
+		return nil, fmt.Errorf("read CRDs: %w", err)
+	}
+	return schemaDecodeCRDFile(name, data)
+}
+
+// LoadRepoCRDs reads the CRDs at paths a repository names (validate.crds
+// in .github/kubewright.yaml), relative to its root dir: through
+// yamlsafe (no absolute paths, no "..", no symlinks out, regular files of
+// at most yamlsafe.MaxFileBytes, the alias budget), at most 1000 files and
+// 64 MiB in all. What it cannot read becomes a KW-DISCOVER-005 finding
+// (error) naming the file; the rest still loads.
+func LoadRepoCRDs(dir string, paths ...string) ([]*apiextensionsv1.CustomResourceDefinition, []finding.Finding) {
+	if len(paths) == 0 {
+		return nil, nil
+	}
+	var out []*apiextensionsv1.CustomResourceDefinition
+	var found []finding.Finding
+	fail := func(file string, line int, msg, hint string) {
+		found = append(found, finding.Finding{ID: "KW-DISCOVER-005", Severity: finding.Error, Stage: StageDiscover, File: file, Line: line,
+			Message: "validate.crds: " + msg, Hint: hint})
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		fail(config.RepoConfigPath, 0, "cannot open the repository", "report this: the checkout is unreadable")
+		return nil, found
+	}
+	defer root.Close()
+	files, total := 0, int64(0)
+	load := func(rel string) bool {
+		if files++; files > repoCRDFiles {
+			fail(rel, 0, fmt.Sprintf("more than %d CRD files", repoCRDFiles), "list fewer directories under validate.crds")
+			return false
+		}
+		data, err := yamlsafe.ReadRoot(root, rel, yamlsafe.MaxFileBytes)
+		if err == nil {
+			if total += int64(len(data)); total > repoCRDBytes {
+				fail(rel, 0, fmt.Sprintf("the CRDs add up to more than %s", humanBytes(repoCRDBytes)), "list fewer files under validate.crds")
+				return false
+			}
+			err = yamlsafe.Check(rel, data, yamlsafe.Limits{})
+		}
+		if err != nil {
+			fail(rel, lineOf(err), detailOf(err), hintOf(err))
+			return true
+		}
+		crds, err := schemaDecodeCRDFile(rel, data)
+		if err != nil {
+			fail(rel, 0, err.Error(), "fix the file or remove it from validate.crds")
+			return true
+		}
+		out = append(out, crds...)
+		return true
+	}
+	for _, p := range paths {
+		rel, err := yamlsafe.CleanRel(p)
+		if err != nil {
+			fail(config.RepoConfigPath, 0, fmt.Sprintf("%s: %s", quoteRef(p), detailOf(err)), hintOf(err))
+			continue
+		}
+		st, err := root.Stat(rel)
+		if err != nil {
+			msg := fmt.Sprintf("%s cannot be read", quoteRef(p))
+			if errors.Is(err, fs.ErrNotExist) {
+				msg = fmt.Sprintf("%s does not exist", quoteRef(p))
+			} else if strings.Contains(err.Error(), "escapes") {
+				msg = fmt.Sprintf("%s goes through a symlink that leaves the repository", quoteRef(p))
+			}
+			fail(config.RepoConfigPath, 0, msg, "list directories or files of the repository that hold CRDs")
+			continue
+		}
+		if !st.IsDir() {
+			if !load(rel) {
+				break
+			}
+			continue
+		}
+		stop := false
+		_ = fs.WalkDir(root.FS(), rel, func(f string, d fs.DirEntry, err error) error {
+			switch {
+			case err != nil || stop:
+				return fs.SkipDir
+			case d.IsDir():
+				if f != rel && strings.HasPrefix(d.Name(), ".") {
+					return fs.SkipDir
+				}
+				return nil
+			case !isCRDFileName(f):
+				return nil
+			}
+			if !load(f) {
+				stop = true
+				return fs.SkipAll
+			}
+			return nil
+		})
+		if stop {
+			break
+		}
+	}
+	return out, found
+}
+
+// schemaDecodeCRDFile decodes every CRD among the documents of data.
+func schemaDecodeCRDFile(name string, data []byte) ([]*apiextensionsv1.CustomResourceDefinition, error) {
 	var out []*apiextensionsv1.CustomResourceDefinition
 	rd := utilyaml.NewYAMLReader(bufio.NewReader(bytes.NewReader(data)))
 	for n := 1; ; n++ {

@@ -3,25 +3,20 @@ package validate
 import (
 	"bytes"
 	"errors"
-	"fmt"
-	"io"
-	"os"
-	"path"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/yamlsafe"
 )
 
-// readRepoFile reads rel under dir, refusing paths that leave it.
+// readRepoFile reads rel under dir through yamlsafe.ReadFile: refusing
+// paths that leave dir (by "..", or by a symlink), files that are not
+// regular (devices, FIFOs) and files over yamlsafe.MaxFileBytes.
 func readRepoFile(dir, rel string) ([]byte, error) {
-	clean := path.Clean(rel)
-	if clean == ".." || strings.HasPrefix(clean, "../") || path.IsAbs(clean) {
-		return nil, fmt.Errorf("%s: outside the repository", rel)
-	}
-	return os.ReadFile(filepath.Join(dir, filepath.FromSlash(clean)))
+	return yamlsafe.ReadFile(dir, rel, yamlsafe.MaxFileBytes)
 }
 
 // Doc is one YAML document of a repository file.
@@ -49,34 +44,48 @@ type SourceError struct {
 	Message string
 }
 
-var yamlErrLine = regexp.MustCompile(`line (\d+)`)
-
 // IndexSources parses the YAML files among files (relative paths under dir).
 func IndexSources(dir string, files []string) *SourceIndex {
+	idx, _ := indexSources(dir, files, nil, nil)
+	return idx
+}
+
+// indexSources parses the manifest files among files, skipping the
+// generator data files in data and files that cannot be manifests (no
+// "kind" anywhere), so a large data file is never decoded. Every file
+// passes yamlsafe first: files over the size cap (KW-DISCOVER-003,
+// warning: not validated) and over the alias budget (KW-DISCOVER-004,
+// error) come back as findings. Files that passed are added to checked
+// (when not nil), so builds need not check them again.
+func indexSources(dir string, files []string, data, checked map[string]bool) (*SourceIndex, []finding.Finding) {
 	idx := &SourceIndex{}
+	var fs []finding.Finding
 	for _, f := range files {
-		if !strings.HasSuffix(f, ".yaml") && !strings.HasSuffix(f, ".yml") {
+		if !strings.HasSuffix(f, ".yaml") && !strings.HasSuffix(f, ".yml") || data[f] {
 			continue
 		}
 		b, err := readRepoFile(dir, f)
-		if err != nil {
+		if errors.Is(err, yamlsafe.ErrTooLarge) {
+			fs = append(fs, finding.Finding{ID: "KW-DISCOVER-003", Severity: finding.Warning, Stage: StageDiscover, File: f,
+				Message: plainDetail(err) + "; it is not validated", Hint: hintOf(err)})
 			continue
 		}
-		dec := yaml.NewDecoder(bytes.NewReader(b))
-		for {
-			var n yaml.Node
-			err := dec.Decode(&n)
-			if errors.Is(err, io.EOF) {
-				break
-			}
-			if err != nil {
-				line := 0
-				if m := yamlErrLine.FindStringSubmatch(err.Error()); m != nil {
-					line, _ = strconv.Atoi(m[1])
-				}
-				idx.ParseErrors = append(idx.ParseErrors, SourceError{File: f, Line: line, Message: err.Error()})
-				break
-			}
+		if err != nil || !bytes.Contains(b, []byte("kind")) {
+			continue
+		}
+		docs, err := yamlsafe.Decode(f, b, yamlsafe.Limits{})
+		switch {
+		case errors.Is(err, yamlsafe.ErrSyntax):
+			msg := strings.TrimPrefix(plainDetail(err), "not valid YAML: ")
+			idx.ParseErrors = append(idx.ParseErrors, SourceError{File: f, Line: lineOf(err), Message: msg})
+		case err == nil && checked != nil:
+			checked[f] = true
+		case err != nil:
+			fs = append(fs, finding.Finding{ID: "KW-DISCOVER-004", Severity: finding.Error, Stage: StageDiscover, File: f, Line: lineOf(err),
+				Message: plainDetail(err), Hint: hintOf(err)})
+			continue
+		}
+		for _, n := range docs {
 			if len(n.Content) == 0 || n.Content[0].Kind != yaml.MappingNode {
 				continue
 			}
@@ -91,7 +100,7 @@ func IndexSources(dir string, files []string) *SourceIndex {
 			idx.docs = append(idx.docs, d)
 		}
 	}
-	return idx
+	return idx, fs
 }
 
 // Docs returns every indexed document.

