@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -40,8 +41,11 @@ func FindAssets(flag string) (string, error) {
 }
 
 // Ephemeral is a throwaway kube-apiserver and etcd on 127.0.0.1. It starts
-// on first use and is reused by every validation in the process until Stop.
-// Nothing reaches a real cluster.
+// on first use and is reused by every validation in the process until Stop
+// (the CLI: one process, one job); serve hands each job its own through a
+// Pool. Nothing reaches a real cluster, and the server never calls out:
+// webhook admission is off, and the dry-run stage never installs anything
+// that would make it dial (see DryRunCheck).
 type Ephemeral struct {
 	assets string
 	mu     sync.Mutex
@@ -50,6 +54,23 @@ type Ephemeral struct {
 	// Started is how long the last start took (for benchmarks and logs).
 	Started time.Duration
 	memo    InstallMemo
+	// oneJob servers (a Pool's) never start again once stopped: a late
+	// validation of an ended job must not bring up a server nobody stops.
+	oneJob, retired bool
+}
+
+// disabledAdmission are the admission plugins the throwaway server runs
+// without. ServiceAccount is envtest's default (no controller creates the
+// default ServiceAccount). The rest would make the server call out or let
+// one repository's objects change the admission of the next ones; the
+// dry-run stage never installs their configuration objects, and with the
+// plugins off even an object that slipped through could not take effect.
+var disabledAdmission = []string{
+	"ServiceAccount",
+	"MutatingAdmissionWebhook",
+	"ValidatingAdmissionWebhook",
+	"ValidatingAdmissionPolicy",
+	"MutatingAdmissionPolicy",
 }
 
 // Memo is the record of CRDs this server already has; pass it to
@@ -68,11 +89,18 @@ func (e *Ephemeral) Config(ctx context.Context) (*rest.Config, error) {
 	if e.cfg != nil {
 		return rest.CopyConfig(e.cfg), nil
 	}
+	if e.retired {
+		return nil, errScopeEnded
+	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	start := time.Now()
+	never := false
 	env := &envtest.Environment{
+		// envtest would otherwise honour USE_EXISTING_CLUSTER and install
+		// CRDs and namespaces on whatever cluster the kubeconfig names.
+		UseExistingCluster:       &never,
 		BinaryAssetsDirectory:    e.assets,
 		ControlPlaneStartTimeout: 90 * time.Second,
 		ControlPlaneStopTimeout:  30 * time.Second,
@@ -84,9 +112,12 @@ func (e *Ephemeral) Config(ctx context.Context) (*rest.Config, error) {
 	api.Set("max-requests-inflight", "0")
 	api.Set("max-mutating-requests-inflight", "0")
 	api.Set("profiling", "false")
+	api.Set("disable-admission-plugins", strings.Join(disabledAdmission, ","))
 	cfg, err := env.Start()
 	if err != nil {
-		return nil, fmt.Errorf("start ephemeral kube-apiserver from %s: %w", e.assets, err)
+		// A start that failed half way (etcd up, apiserver not ready, or
+		// the admin user not provisioned) must not leave processes behind.
+		return nil, errors.Join(fmt.Errorf("start ephemeral kube-apiserver from %s: %w", e.assets, err), env.Stop())
 	}
 	e.Started = time.Since(start)
 	cfg.QPS, cfg.Burst = 5000, 5000
@@ -94,10 +125,22 @@ func (e *Ephemeral) Config(ctx context.Context) (*rest.Config, error) {
 	return rest.CopyConfig(cfg), nil
 }
 
+// dirs are the certificate and data directories of the running server
+// (they name its processes on their command lines), or nil when stopped.
+func (e *Ephemeral) dirs() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.env == nil {
+		return nil
+	}
+	return []string{e.env.ControlPlane.APIServer.CertDir, e.env.ControlPlane.Etcd.DataDir}
+}
+
 // Stop shuts the control plane down and removes its data.
 func (e *Ephemeral) Stop() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	e.retired = e.oneJob
 	if e.env == nil {
 		return nil
 	}

@@ -2,24 +2,19 @@ package validate
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	apiextclient "k8s.io/apiextensions-apiserver/pkg/client/clientset/clientset"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
@@ -37,53 +32,25 @@ const FieldManager = "kubewright"
 // parallel over one long-lived client.
 //
 // With Install (the ephemeral server), CRDs are installed and Namespaces
-// created for real, since that server is thrown away. Without it (a real
-// cluster from a kubeconfig) only dry-run requests are sent: CRDs missing
-// there and Namespaces the change creates are reported as such.
+// created for real, since that server is thrown away. Nothing that would
+// make the server call out is installed: a CRD converting through a webhook
+// is installed with conversion None, and APIServices, webhook
+// configurations and admission policies are only dry-run, each with an
+// info finding saying so. Without Install (a real cluster from a
+// kubeconfig) only dry-run requests are sent: CRDs missing there and
+// Namespaces the change creates are reported as such.
 type DryRunCheck struct {
-	// Config returns the client config; it may start the server.
+	// Config returns the client config; it may start the server. A Pool's
+	// Config serves the job that the context's JobScope marks.
 	Config func(ctx context.Context) (*rest.Config, error)
 	// Install installs CRDs and creates Namespaces for real.
 	Install bool
 	// Workers bounds parallel requests (default 64).
 	Workers int
 	// Memo, when set, remembers the CRDs a reused server already has so
-	// they are not installed again (Ephemeral.Memo).
+	// they are not installed again (Ephemeral.Memo). A Pool's servers
+	// bring their own.
 	Memo *InstallMemo
-}
-
-// InstallMemo remembers which CRD specs a server already has.
-type InstallMemo struct {
-	mu   sync.Mutex
-	done map[string]string
-}
-
-// seen reports whether name was installed with this spec, and records it.
-func (m *InstallMemo) seen(name, spec string) bool {
-	if m == nil {
-		return false
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.done == nil {
-		m.done = map[string]string{}
-	}
-	if m.done[name] == spec {
-		return true
-	}
-	return false
-}
-
-func (m *InstallMemo) record(name, spec string) {
-	if m == nil {
-		return
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.done == nil {
-		m.done = map[string]string{}
-	}
-	m.done[name] = spec
 }
 
 // Rules:
@@ -94,10 +61,18 @@ func (m *InstallMemo) record(name, spec string) {
 //	KW-DRYRUN-004 info    the object's namespace is created by this change (not dry-run on a real cluster)
 //	KW-DRYRUN-005 warning the object's namespace is neither in the cluster nor in the repository
 //	KW-DRYRUN-006 error   the API server cannot be reached
+//	KW-DRYRUN-007 info    a CRD's conversion webhook is not installed (the CRD is, with conversion None)
+//	KW-DRYRUN-008 info    an object that makes the API server call out (APIService, webhook configuration) is only dry-run
+//	KW-DRYRUN-009 info    an admission policy that would change how later objects are admitted is only dry-run
 
 func (DryRunCheck) Name() string { return StageDryRun }
 
 func (c DryRunCheck) Check(ctx context.Context, in *Input) []finding.Finding {
+	// A Pool serves the job the caller marked; a validation outside any
+	// job gets a server of its own, stopped when this returns. A plain
+	// Ephemeral or a kubeconfig ignores the scope.
+	ctx, end := JobScope(ctx)
+	defer end()
 	fail := func(err error) []finding.Finding {
 		return []finding.Finding{{ID: "KW-DRYRUN-006", Severity: finding.Error, Stage: StageDryRun,
 			Message: "server-side dry-run did not run: " + err.Error(), Hint: "check the kubeconfig/context or the --assets binaries"}}
@@ -118,8 +93,18 @@ func (c DryRunCheck) Check(ctx context.Context, in *Input) []finding.Finding {
 	if err != nil {
 		return fail(err)
 	}
+	memo := c.Memo
+	if m := scopeMemo(ctx); m != nil {
+		memo = m
+	}
+	if memo == nil {
+		memo = &InstallMemo{}
+	}
+	// One discovery for the whole validation, fetched on first use: the
+	// kinds of this validation's CRDs are mapped from the CRDs themselves,
+	// so a kind discovery lacks is unknown at once, never waited for.
 	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))
-	r := &dryRunner{c: c, in: in, dyn: dyn, ext: ext, mapper: mapper}
+	r := &dryRunner{c: c, in: in, dyn: dyn, ext: ext, mapper: mapper, memo: memo}
 
 	var crds, namespaces, rest []Object
 	for _, o := range in.Objects {
@@ -134,11 +119,10 @@ func (c DryRunCheck) Check(ctx context.Context, in *Input) []finding.Finding {
 	}
 	// Stage 1: CRDs.
 	if c.Install {
-		r.installCRDs(ctx, crds, neededCRDs(in, rest))
+		r.installCRDs(ctx, crds, neededCRDs(in, crds, rest))
 	} else {
 		r.applyAll(ctx, crds)
 	}
-	mapper.Reset()
 	// Stage 2: Namespaces.
 	defined := map[string]bool{}
 	for _, n := range namespaces {
@@ -162,42 +146,49 @@ type dryRunner struct {
 	in       *Input
 	dyn      dynamic.Interface
 	ext      apiextclient.Interface
-	mapper   meta.ResettableRESTMapper
+	mapper   meta.RESTMapper
+	memo     *InstallMemo
 	mu       sync.Mutex
 	findings []finding.Finding
 
-	// unserved remembers kinds discovery still lacked after waiting, so
-	// only the first object of such a kind waits.
-	mapMu    sync.Mutex
-	unserved map[schema.GroupVersionKind]bool
+	// kinds are the kinds this validation's CRDs serve (Install only),
+	// written in stage 1 and read after it; stale are kinds an earlier
+	// validation on the same server installed that this one does not
+	// define, by CRD name.
+	kinds map[schema.GroupKind]*crdKind
+	stale map[schema.GroupKind]string
 }
 
-// mapping resolves a kind to its resource. A CRD that just became
-// Established can take a moment to appear in discovery, so a miss is
-// retried with a fresh mapper for a few seconds before it counts.
-func (r *dryRunner) mapping(ctx context.Context, gvk schema.GroupVersionKind) (*meta.RESTMapping, error) {
-	m, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
-	if err == nil || !meta.IsNoMatchError(err) {
-		return m, err
-	}
-	r.mapMu.Lock()
-	defer r.mapMu.Unlock()
-	if r.unserved[gvk] {
-		return nil, err
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		time.Sleep(200 * time.Millisecond)
-		r.mapper.Reset()
-		if m, err = r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err == nil {
-			return m, nil
+// mapping resolves an object's kind to its resource, or reports why it
+// cannot be sent. Kinds of this validation's CRDs come from the CRDs (the
+// first object of each waits, boundedly and for its kind alone, until the
+// server serves it); every other kind from the one discovery.
+func (r *dryRunner) mapping(ctx context.Context, o Object) (*meta.RESTMapping, bool) {
+	gvk := o.U.GroupVersionKind()
+	unserved := fmt.Sprintf("the API server does not serve %s %s", gvk.GroupVersion(), gvk.Kind)
+	const hint = "install the CRD that defines it (--crds DIR) or fix apiVersion/kind"
+	if k, ok := r.kinds[gvk.GroupKind()]; ok {
+		m, why := k.mapping(ctx, r.dyn, gvk)
+		if why != "" {
+			r.report(o, "KW-DRYRUN-003", finding.Error, unserved+": "+why, hint, "apiVersion")
+			return nil, false
 		}
+		return m, true
 	}
-	if r.unserved == nil {
-		r.unserved = map[schema.GroupVersionKind]bool{}
+	if crd, ok := r.stale[gvk.GroupKind()]; ok {
+		r.report(o, "KW-DRYRUN-003", finding.Error, unserved+": no CustomResourceDefinition of this change defines it (an earlier validation of this job installed "+crd+")", hint, "apiVersion")
+		return nil, false
 	}
-	r.unserved[gvk] = true
-	return nil, err
+	m, err := r.mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+	switch {
+	case meta.IsNoMatchError(err):
+		r.report(o, "KW-DRYRUN-003", finding.Error, unserved, hint, "apiVersion")
+		return nil, false
+	case err != nil:
+		r.report(o, "KW-DRYRUN-006", finding.Error, "server-side dry-run did not run: API discovery failed: "+err.Error(), "check the kubeconfig/context or the --assets binaries", "")
+		return nil, false
+	}
+	return m, true
 }
 
 func (r *dryRunner) report(o Object, id string, sev finding.Severity, msg, hint, field string) {
@@ -210,89 +201,6 @@ func (r *dryRunner) report(o Object, id string, sev finding.Severity, msg, hint,
 	r.mu.Lock()
 	r.findings = append(r.findings, f)
 	r.mu.Unlock()
-}
-
-// neededCRDs returns the CRDs (from --crds) that serve kinds the objects use.
-func neededCRDs(in *Input, objs []Object) []*apiextensionsv1.CustomResourceDefinition {
-	used := map[schema.GroupKind]bool{}
-	for _, o := range objs {
-		used[o.U.GroupVersionKind().GroupKind()] = true
-	}
-	seen := map[string]bool{}
-	var out []*apiextensionsv1.CustomResourceDefinition
-	for _, crd := range in.CRDs {
-		gk := schema.GroupKind{Group: crd.Spec.Group, Kind: crd.Spec.Names.Kind}
-		if used[gk] && !seen[crd.Name] {
-			seen[crd.Name] = true
-			out = append(out, crd)
-		}
-	}
-	return out
-}
-
-// installCRDs applies the repository's CRD objects and the needed --crds
-// CRDs for real, then waits for each to be Established.
-func (r *dryRunner) installCRDs(ctx context.Context, objs []Object, extra []*apiextensionsv1.CustomResourceDefinition) {
-	type item struct {
-		o   Object
-		crd *apiextensionsv1.CustomResourceDefinition
-	}
-	var items []item
-	for _, o := range objs {
-		var crd apiextensionsv1.CustomResourceDefinition
-		if err := fromUnstructured(o.U, &crd); err != nil {
-			r.report(o, "KW-DRYRUN-002", finding.Error, "not a valid CustomResourceDefinition: "+err.Error(), "", "")
-			continue
-		}
-		items = append(items, item{o, &crd})
-	}
-	for _, crd := range extra {
-		items = append(items, item{Object{U: &unstructured.Unstructured{Object: map[string]any{"kind": "CustomResourceDefinition", "metadata": map[string]any{"name": crd.Name}}}}, crd})
-	}
-	r.parallel(len(items), func(i int) {
-		it := items[i]
-		crd := it.crd.DeepCopy()
-		crd.APIVersion, crd.Kind = "apiextensions.k8s.io/v1", "CustomResourceDefinition"
-		crd.ResourceVersion = ""
-		crd.Status = apiextensionsv1.CustomResourceDefinitionStatus{}
-		spec, err := json.Marshal(crd.Spec)
-		if err != nil {
-			r.report(it.o, "KW-DRYRUN-002", finding.Error, err.Error(), "", "")
-			return
-		}
-		if r.c.Memo.seen(crd.Name, string(spec)) {
-			return
-		}
-		m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(crd)
-		if err != nil {
-			r.report(it.o, "KW-DRYRUN-002", finding.Error, err.Error(), "", "")
-			return
-		}
-		u := &unstructured.Unstructured{Object: m}
-		_, err = r.dyn.Resource(apiextensionsv1.SchemeGroupVersion.WithResource("customresourcedefinitions")).
-			Apply(ctx, crd.Name, u, metav1.ApplyOptions{FieldManager: FieldManager, Force: true})
-		if err != nil {
-			r.reportAPIError(it.o, "KW-DRYRUN-002", err)
-			return
-		}
-		err = wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, 30*time.Second, true, func(ctx context.Context) (bool, error) {
-			got, err := r.ext.ApiextensionsV1().CustomResourceDefinitions().Get(ctx, crd.Name, metav1.GetOptions{})
-			if err != nil {
-				return false, nil
-			}
-			for _, c := range got.Status.Conditions {
-				if c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue {
-					return true, nil
-				}
-			}
-			return false, nil
-		})
-		if err != nil {
-			r.report(it.o, "KW-DRYRUN-002", finding.Error, "CRD "+crd.Name+" did not become Established", "check its versions and schema", "")
-			return
-		}
-		r.c.Memo.record(crd.Name, string(spec))
-	})
 }
 
 // createNamespaces creates every namespace defined or used, for real (the
@@ -359,11 +267,11 @@ func (r *dryRunner) applyAll(ctx context.Context, objs []Object) {
 }
 
 func (r *dryRunner) apply(ctx context.Context, o Object) {
-	gvk := o.U.GroupVersionKind()
-	m, err := r.mapping(ctx, gvk)
-	if err != nil {
-		r.report(o, "KW-DRYRUN-003", finding.Error, fmt.Sprintf("the API server does not serve %s %s", gvk.GroupVersion(), gvk.Kind),
-			"install the CRD that defines it (--crds DIR) or fix apiVersion/kind", "apiVersion")
+	if r.c.Install {
+		r.reportCallOut(o)
+	}
+	m, ok := r.mapping(ctx, o)
+	if !ok {
 		return
 	}
 	var res dynamic.ResourceInterface = r.dyn.Resource(m.Resource)
@@ -376,7 +284,7 @@ func (r *dryRunner) apply(ctx context.Context, o Object) {
 	}
 	obj := o.U.DeepCopy()
 	unstructured.RemoveNestedField(obj.Object, "status")
-	_, err = res.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
+	_, err := res.Apply(ctx, obj.GetName(), obj, metav1.ApplyOptions{FieldManager: FieldManager, Force: true, DryRun: []string{metav1.DryRunAll}})
 	if err != nil {
 		r.reportAPIError(o, "KW-DRYRUN-001", err)
 	}
