@@ -158,9 +158,10 @@ func freeLoopbackPort(t *testing.T) int {
 
 // startServe starts `kubewright serve` with a clean environment (nothing of
 // the test's own, so no KUBEBUILDER_ASSETS and no apiserver) plus store,
-// which is KUBEWRIGHT_DATA_DIR=... or KUBEWRIGHT_DATABASE_URL=..., and waits
-// until /readyz answers. The child is killed when the test ends.
-func startServe(t *testing.T, name string, pe procEnv, store string) *child {
+// which is KUBEWRIGHT_DATA_DIR=... or KUBEWRIGHT_DATABASE_URL=..., and the
+// extra KEY=value settings, and waits until /readyz answers. The child is
+// killed when the test ends.
+func startServe(t *testing.T, name string, pe procEnv, store string, extra ...string) *child {
 	t.Helper()
 	bin := kubewrightBinary(t)
 	port := freeLoopbackPort(t)
@@ -176,6 +177,7 @@ func startServe(t *testing.T, name string, pe procEnv, store string) *child {
 		"KUBEWRIGHT_WORKERS=4",
 		store,
 	}
+	env = append(env, extra...)
 	c := &child{name: name, url: "http://127.0.0.1:" + strconv.Itoa(port), out: &lockedBuffer{}, done: make(chan struct{})}
 	c.cmd = exec.Command(bin, "serve")
 	c.cmd.Env = env

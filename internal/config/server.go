@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 // anything missing or malformed, naming the setting.
 type Server struct {
 	Listen         string // KUBEWRIGHT_LISTEN, default :8080
+	MetricsListen  string // KUBEWRIGHT_METRICS_LISTEN: serve /metrics here only; empty = on Listen
 	AppID          int64  // KUBEWRIGHT_APP_ID
 	PrivateKeyFile string // KUBEWRIGHT_PRIVATE_KEY_FILE
 	WebhookSecret  string // KUBEWRIGHT_WEBHOOK_SECRET
@@ -24,6 +26,7 @@ type Server struct {
 	TriggerLabel   string // KUBEWRIGHT_TRIGGER_LABEL: an issue opened with it, or given it, is containerized; default kubewright
 	CRDs           string // KUBEWRIGHT_CRDS: comma-separated CRD directories for validation
 	Assets         string // KUBEWRIGHT_ASSETS or KUBEBUILDER_ASSETS: kube-apiserver + etcd for the dry-run
+	GoProxy        string // KUBEWRIGHT_GOPROXY: GOPROXY for generated Go modules' requirements (downloaded outside the sandbox); empty = the process's go env GOPROXY, "off" = no downloads
 
 	// The LLM agents (free-text requests); off while LLMModel is empty.
 	LLMBaseURL    string // KUBEWRIGHT_LLM_BASE_URL: any OpenAI-compatible API, default https://api.openai.com/v1
@@ -39,17 +42,20 @@ func ServerDefaults(getenv func(string) string) (Server, error) {
 	s := Server{Listen: ":8080", DataDir: "data", Workers: 4, Prefix: "/ai", TriggerLabel: "kubewright",
 		TokensPerCall: 16000, TokensPerJob: 200000, TokensPerDay: 2000000}
 	str := map[string]*string{
-		"KUBEWRIGHT_LISTEN": &s.Listen, "KUBEWRIGHT_PRIVATE_KEY_FILE": &s.PrivateKeyFile, "KUBEWRIGHT_WEBHOOK_SECRET": &s.WebhookSecret,
+		"KUBEWRIGHT_LISTEN": &s.Listen, "KUBEWRIGHT_METRICS_LISTEN": &s.MetricsListen, "KUBEWRIGHT_PRIVATE_KEY_FILE": &s.PrivateKeyFile, "KUBEWRIGHT_WEBHOOK_SECRET": &s.WebhookSecret,
 		"KUBEWRIGHT_DATABASE_URL": &s.DatabaseURL, "KUBEWRIGHT_DATA_DIR": &s.DataDir, "KUBEWRIGHT_GITHUB_URL": &s.GitHubURL,
 		"KUBEWRIGHT_PREFIX": &s.Prefix, "KUBEWRIGHT_TRIGGER_LABEL": &s.TriggerLabel, "KUBEWRIGHT_CRDS": &s.CRDs, "KUBEBUILDER_ASSETS": &s.Assets, "KUBEWRIGHT_ASSETS": &s.Assets,
 		"KUBEWRIGHT_LLM_BASE_URL": &s.LLMBaseURL, "KUBEWRIGHT_LLM_MODEL": &s.LLMModel, "OPENAI_API_KEY": &s.LLMAPIKey, "KUBEWRIGHT_LLM_API_KEY": &s.LLMAPIKey,
 	}
-	for _, k := range []string{"KUBEWRIGHT_LISTEN", "KUBEWRIGHT_PRIVATE_KEY_FILE", "KUBEWRIGHT_WEBHOOK_SECRET", "KUBEWRIGHT_DATABASE_URL",
+	for _, k := range []string{"KUBEWRIGHT_LISTEN", "KUBEWRIGHT_METRICS_LISTEN", "KUBEWRIGHT_PRIVATE_KEY_FILE", "KUBEWRIGHT_WEBHOOK_SECRET", "KUBEWRIGHT_DATABASE_URL",
 		"KUBEWRIGHT_DATA_DIR", "KUBEWRIGHT_GITHUB_URL", "KUBEWRIGHT_PREFIX", "KUBEWRIGHT_TRIGGER_LABEL", "KUBEWRIGHT_CRDS", "KUBEBUILDER_ASSETS", "KUBEWRIGHT_ASSETS",
 		"KUBEWRIGHT_LLM_BASE_URL", "KUBEWRIGHT_LLM_MODEL", "OPENAI_API_KEY", "KUBEWRIGHT_LLM_API_KEY"} {
 		if v := getenv(k); v != "" {
 			*str[k] = v
 		}
+	}
+	if v := getenv("KUBEWRIGHT_GOPROXY"); v != "" {
+		s.GoProxy = v
 	}
 	if v := getenv("KUBEWRIGHT_APP_ID"); v != "" {
 		id, err := strconv.ParseInt(v, 10, 64)
@@ -85,6 +91,16 @@ func (s Server) Check() error {
 	if len(s.WebhookSecret) < 16 {
 		errs = append(errs, errors.New("--webhook-secret / KUBEWRIGHT_WEBHOOK_SECRET is required and must be at least 16 characters"))
 	}
+	if s.MetricsListen != "" {
+		if _, port, err := net.SplitHostPort(s.MetricsListen); err != nil {
+			errs = append(errs, fmt.Errorf("--metrics-listen / KUBEWRIGHT_METRICS_LISTEN %q: want host:port or :port (%v)", s.MetricsListen, err))
+		} else if s.MetricsListen == s.Listen && port != "0" {
+			errs = append(errs, fmt.Errorf("--metrics-listen / KUBEWRIGHT_METRICS_LISTEN %q is the webhook's address: use another port, or leave it empty to serve /metrics there", s.MetricsListen))
+		}
+	}
+	if err := CheckGoProxy(s.GoProxy); err != nil {
+		errs = append(errs, fmt.Errorf("--go-proxy / KUBEWRIGHT_GOPROXY: %w", err))
+	}
 	if s.Workers < 1 || s.Workers > 256 {
 		errs = append(errs, fmt.Errorf("--workers / KUBEWRIGHT_WORKERS=%d: use 1 to 256", s.Workers))
 	}
@@ -108,4 +124,31 @@ func (s Server) Check() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// CheckGoProxy checks a GOPROXY setting for generated Go modules: empty
+// (the process's own), "off", or a list of module proxy URLs (https://,
+// http://, file://) separated by "," or "|", which may end in "direct".
+// "direct" alone is refused: it means fetching from version control,
+// which kubewright never runs (GOVCS=*:off).
+func CheckGoProxy(v string) error {
+	if v == "" || v == "off" {
+		return nil
+	}
+	urls := 0
+	for _, e := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '|' }) {
+		switch {
+		case e == "direct":
+		case e == "off":
+			return fmt.Errorf("%q: \"off\" stands alone (GOPROXY=off allows no downloads)", v)
+		case strings.HasPrefix(e, "https://") || strings.HasPrefix(e, "http://") || strings.HasPrefix(e, "file://"):
+			urls++
+		default:
+			return fmt.Errorf("%q: %q is no module proxy URL (want https://..., file://..., direct or off)", v, e)
+		}
+	}
+	if urls == 0 {
+		return fmt.Errorf("%q names no module proxy: kubewright never fetches from version control; give a proxy URL such as https://proxy.golang.org, or off", v)
+	}
+	return nil
 }

@@ -59,3 +59,43 @@ func TestServerLLMSettings(t *testing.T) {
 		}
 	}
 }
+
+func TestServerMetricsListen(t *testing.T) {
+	key := filepath.Join(t.TempDir(), "key.pem")
+	os.WriteFile(key, []byte("x"), 0o600)
+	tests := []struct {
+		name   string
+		env    map[string]string
+		want   string // MetricsListen
+		errHas string // "" when Check passes
+	}{
+		{name: "default: /metrics on the webhook listener", want: ""},
+		{name: "own address", env: map[string]string{"KUBEWRIGHT_METRICS_LISTEN": "127.0.0.1:9090"}, want: "127.0.0.1:9090"},
+		{name: "port only", env: map[string]string{"KUBEWRIGHT_METRICS_LISTEN": ":9090"}, want: ":9090"},
+		{name: "no port", env: map[string]string{"KUBEWRIGHT_METRICS_LISTEN": "9090"}, want: "9090", errHas: "KUBEWRIGHT_METRICS_LISTEN \"9090\": want host:port"},
+		{name: "the webhook's own address", env: map[string]string{"KUBEWRIGHT_METRICS_LISTEN": ":8080"}, want: ":8080", errHas: "is the webhook's address"},
+		{name: "both on a free port", env: map[string]string{"KUBEWRIGHT_LISTEN": ":0", "KUBEWRIGHT_METRICS_LISTEN": ":0"}, want: ":0"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"KUBEWRIGHT_APP_ID": "42", "KUBEWRIGHT_PRIVATE_KEY_FILE": key, "KUBEWRIGHT_WEBHOOK_SECRET": "0123456789abcdef"}
+			for k, v := range tc.env {
+				env[k] = v
+			}
+			s, err := ServerDefaults(func(k string) string { return env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.MetricsListen != tc.want {
+				t.Errorf("MetricsListen = %q, want %q", s.MetricsListen, tc.want)
+			}
+			err = s.Check()
+			switch {
+			case tc.errHas == "" && err != nil:
+				t.Errorf("Check: %v", err)
+			case tc.errHas != "" && (err == nil || !strings.Contains(err.Error(), tc.errHas)):
+				t.Errorf("Check = %v, want it to say %q", err, tc.errHas)
+			}
+		})
+	}
+}

@@ -2,69 +2,133 @@ package githubapp
 
 import (
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/google/go-github/v88/github"
+
+	"github.com/kubewright/kubewright/internal/command"
 )
 
-// The events kubewright subscribes to, and which of their actions it acts
-// on. Everything else is acknowledged (202) and dropped at the door.
+// The events kubewright acts on, and which of their payloads. Everything
+// else is acknowledged (202 "ignored") and dropped at the door, so the
+// queue only ever holds work: what internal/job does something with.
 const (
-	eventIssueComment             = "issue_comment"
-	eventIssues                   = "issues"
-	eventPullRequest              = "pull_request"
-	eventPullRequestReviewComment = "pull_request_review_comment"
-	eventInstallation             = "installation"
-	eventInstallationRepositories = "installation_repositories"
-	eventPing                     = "ping"
+	eventIssueComment = "issue_comment"
+	eventIssues       = "issues"
+	eventPing         = "ping"
 )
+
+// DefaultTriggerLabel is the issue label that starts a containerize
+// unless configured otherwise (the job's default too).
+const DefaultTriggerLabel = "kubewright"
 
 // relevantEvent reports whether kubewright handles the event at all, so
-// the rest are dropped before their payload is parsed.
+// the rest are dropped before their payload is buffered or parsed.
+// pull_request, pull_request_review_comment and the installation events
+// need no work yet: clients are created on demand, and review comes with
+// its command.
 func relevantEvent(event string) bool {
 	switch event {
-	case eventIssueComment, eventIssues, eventPullRequest, eventPullRequestReviewComment,
-		eventInstallation, eventInstallationRepositories, eventPing:
+	case eventIssueComment, eventIssues, eventPing:
 		return true
 	}
 	return false
 }
 
-// relevantAction reports whether a parsed event's action is one kubewright
-// acts on; if not, why (for the reply and the log).
+// WithCommandPrefix sets the command prefix comments are read with
+// (default command.DefaultPrefix); a comment without a command line is
+// dropped. It must be the prefix the job parses with.
+func WithCommandPrefix(p string) Option {
+	return func(h *handler) {
+		if p != "" {
+			h.filter.prefix = p
+		}
+	}
+}
+
+// WithTriggerLabel sets the issue label that starts a containerize
+// (default DefaultTriggerLabel); other issue events are dropped, all of
+// them when l is empty, as the job then starts nothing from labels.
+func WithTriggerLabel(l string) Option {
+	return func(h *handler) { h.filter.label = l }
+}
+
+// filter decides from a parsed payload whether the job would act on it,
+// with the settings the job acts with.
+type filter struct {
+	prefix string // command prefix
+	label  string // trigger label; empty: labels trigger nothing
+}
+
+func defaultFilter() filter {
+	return filter{prefix: command.DefaultPrefix, label: DefaultTriggerLabel}
+}
+
+// relevant reports whether a parsed event is one internal/job acts on; if
+// not, why (for the reply and the log).
 //
-//   - issue_comment, pull_request_review_comment: created only; an edited
-//     comment never runs a command again, a deleted one has nothing to run.
-//   - issues: opened and labeled (the trigger label is per-repo config,
-//     read by the job from the default branch, not here).
-//   - pull_request: opened, synchronize, reopened (the head changed).
-//   - installation, installation_repositories: every action, so the job
-//     side can track which installations and repositories exist.
-func relevantAction(payload any) (bool, string) {
-	var action string
-	var allowed []string
+//   - issue_comment: created, by someone who is not a bot, holding a line
+//     that starts with the prefix (a command, help, a usage reply or a
+//     free-text request: all of them get an answer). An edited comment
+//     never runs a command again, a deleted one has nothing to run.
+//   - issues: opened with the trigger label, or given it (labeled), by
+//     someone who is not a bot.
+func (f filter) relevant(payload any) (bool, string) {
 	switch e := payload.(type) {
 	case *github.IssueCommentEvent:
-		action, allowed = e.GetAction(), []string{"created"}
-	case *github.PullRequestReviewCommentEvent:
-		action, allowed = e.GetAction(), []string{"created"}
+		if why := onlyAction(e.GetAction(), "created"); why != "" {
+			return false, why
+		}
+		c := e.GetComment()
+		if isBot(c.GetUser()) {
+			return false, "comment by a bot"
+		}
+		if command.Parse(c.GetBody(), command.Options{Prefix: f.prefix}).Kind == command.KindIgnore {
+			return false, "comment holds no " + f.prefix + " command"
+		}
+		return true, ""
 	case *github.IssuesEvent:
-		action, allowed = e.GetAction(), []string{"opened", "labeled"}
-	case *github.PullRequestEvent:
-		action, allowed = e.GetAction(), []string{"opened", "synchronize", "reopened"}
-	case *github.InstallationEvent, *github.InstallationRepositoriesEvent:
+		if why := onlyAction(e.GetAction(), "opened", "labeled"); why != "" {
+			return false, why
+		}
+		if f.label == "" {
+			return false, "no trigger label is configured"
+		}
+		labeled := false
+		if e.GetAction() == "labeled" {
+			labeled = e.GetLabel().GetName() == f.label
+		} else {
+			for _, l := range e.GetIssue().Labels {
+				labeled = labeled || l.GetName() == f.label
+			}
+		}
+		if !labeled {
+			return false, "issue does not carry the trigger label " + f.label
+		}
+		if isBot(e.GetSender()) {
+			return false, "label set by a bot"
+		}
 		return true, ""
 	default:
 		return false, "event is not handled"
 	}
-	for _, a := range allowed {
-		if action == a {
-			return true, ""
-		}
+}
+
+// onlyAction is "" when action is one of allowed, else why not.
+func onlyAction(action string, allowed ...string) string {
+	if slices.Contains(allowed, action) {
+		return ""
 	}
 	if action == "" {
-		return false, "payload has no action"
+		return "payload has no action"
 	}
-	return false, "action " + clip(action) + " is not handled"
+	return "action " + clip(action) + " is not handled"
+}
+
+// isBot: the App's own comments and other bots never trigger work.
+func isBot(u *github.User) bool {
+	return u.GetType() == "Bot" || strings.HasSuffix(u.GetLogin(), "[bot]")
 }
 
 // subject returns the installation and "owner/name" repository a parsed

@@ -16,19 +16,24 @@ const (
 	outcomeBadSignature = "bad_signature"
 	outcomeMalformed    = "malformed" // wrong method, headers, encoding or JSON
 	outcomeTooLarge     = "too_large"
-	outcomeError        = "error" // the sink failed
+	outcomeTimeout      = "timeout"     // the body did not arrive within the read timeout
+	outcomeBusy         = "busy"        // too many bodies in flight
+	outcomeOverBudget   = "over_budget" // the buffered-bytes budget stayed exhausted
+	outcomeError        = "error"       // the sink failed
 )
 
 type metrics struct {
 	deliveries *prometheus.CounterVec
 	duration   *prometheus.HistogramVec
+	inFlight   prometheus.Gauge
+	buffered   prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
 	m := &metrics{
 		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "kubewright_webhook_deliveries_total",
-			Help: "Webhook requests by event and outcome (accepted, duplicate, ignored, bad_signature, malformed, too_large, error).",
+			Help: "Webhook requests by event and outcome (accepted, duplicate, ignored, bad_signature, malformed, too_large, timeout, busy, over_budget, error).",
 		}, []string{"event", "outcome"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "kubewright_webhook_request_duration_seconds",
@@ -36,10 +41,20 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			// Intake should answer in milliseconds; GitHub gives up at 10 s.
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}, []string{"outcome"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kubewright_webhook_bodies_in_flight",
+			Help: "Webhook request bodies being read now (bounded by the in-flight limit).",
+		}),
+		buffered: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "kubewright_webhook_buffered_bytes",
+			Help: "Bytes of the webhook body budget held now by requests being read or queued.",
+		}),
 	}
 	if reg != nil {
 		m.deliveries = register(reg, m.deliveries)
 		m.duration = register(reg, m.duration)
+		m.inFlight = register(reg, m.inFlight)
+		m.buffered = register(reg, m.buffered)
 	}
 	return m
 }

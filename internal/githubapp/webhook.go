@@ -16,7 +16,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"strings"
+	"strconv"
 	"time"
 
 	"github.com/google/go-github/v88/github"
@@ -104,7 +104,8 @@ func WithRegistry(reg prometheus.Registerer) Option {
 	return func(h *handler) { h.reg = reg }
 }
 
-// WithMaxBodyBytes caps the request body (default DefaultMaxBodyBytes).
+// WithMaxBodyBytes caps the request body (default DefaultMaxBodyBytes,
+// and never more than the byte budget of [Limits]).
 func WithMaxBodyBytes(n int64) Option {
 	return func(h *handler) {
 		if n > 0 {
@@ -129,6 +130,9 @@ type handler struct {
 	reg         prometheus.Registerer
 	maxBody     int64
 	sinkTimeout time.Duration
+	limits      Limits
+	lim         *limiter
+	filter      filter
 	metrics     *metrics
 	known       map[string]bool // event names go-github can parse
 }
@@ -139,6 +143,12 @@ type handler struct {
 // answers ping with 200 "pong", and hands everything else to sink
 // (202 "accepted" or "duplicate"). Rejections (405, 413, 401, 400, 415)
 // and ignored deliveries never reach the sink; a sink error is a 503.
+//
+// What a sender can make it hold is bounded by [Limits]: too many bodies
+// in flight or an exhausted byte budget is a 503 with Retry-After, a body
+// that does not arrive within the read timeout a 408. The bodies of
+// events kubewright never handles are hashed as they stream in and never
+// buffered.
 //
 // An empty secret or a nil sink is a wiring mistake and panics here, at
 // start-up, rather than serving unverified traffic.
@@ -155,6 +165,7 @@ func NewWebhookHandler(secret []byte, sink Sink, opts ...Option) http.Handler {
 		log:         slog.New(slog.DiscardHandler),
 		maxBody:     DefaultMaxBodyBytes,
 		sinkTimeout: DefaultSinkTimeout,
+		filter:      defaultFilter(),
 		known:       map[string]bool{},
 	}
 	for _, o := range opts {
@@ -164,6 +175,9 @@ func NewWebhookHandler(secret []byte, sink Sink, opts ...Option) http.Handler {
 		h.known[name] = true
 	}
 	h.metrics = newMetrics(h.reg)
+	h.lim = newLimiter(h.limits, h.metrics)
+	// A body never outgrows the budget it is buffered in.
+	h.maxBody = min(h.maxBody, int64(cap(h.lim.tokens))*chunkSize)
 	return h
 }
 
@@ -186,11 +200,20 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	delivery := r.Header.Get(github.DeliveryIDHeader)
 	log := h.log.With("delivery", clip(delivery), "event", clip(event))
 
-	d, rep := h.intake(w, r, event, delivery)
+	d, rep := h.intake(w, r, event, delivery, start)
 	if d != nil {
 		log = log.With("installation", d.Installation, "repo", d.Repo)
 	}
 
+	switch rep.outcome {
+	case outcomeBusy, outcomeOverBudget:
+		w.Header().Set("Retry-After", strconv.Itoa(h.lim.retryAfter()))
+		w.Header().Set("Connection", "close")
+	case outcomeTooLarge, outcomeTimeout:
+		// The rest of the body is not worth reading to reuse the
+		// connection.
+		w.Header().Set("Connection", "close")
+	}
 	if rep.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", http.MethodPost)
 	}
@@ -214,24 +237,41 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // intake runs the checks in order; the first failure decides the reply.
 // It returns the delivery once the payload is parsed, for log fields.
-func (h *handler) intake(w http.ResponseWriter, r *http.Request, event, deliveryID string) (*Delivery, reply) {
+func (h *handler) intake(w http.ResponseWriter, r *http.Request, event, deliveryID string, start time.Time) (*Delivery, reply) {
 	if r.Method != http.MethodPost {
 		return nil, reply{http.StatusMethodNotAllowed, "method not allowed: webhooks are POST", outcomeMalformed, slog.LevelDebug, "webhook rejected: method " + clip(r.Method), nil}
 	}
 
-	body, err := h.readBody(w, r)
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, reply{http.StatusRequestEntityTooLarge, fmt.Sprintf("payload too large: limit is %d bytes", h.maxBody), outcomeTooLarge, slog.LevelWarn, "webhook rejected: body too large", nil}
-		}
+	deadline := start.Add(h.lim.ReadTimeout)
+	setReadDeadline(w, deadline)
+	if !h.lim.takeSlot(r.Context(), deadline) {
+		return nil, reply{http.StatusServiceUnavailable, h.busyText("too many webhook requests in flight"), outcomeBusy, slog.LevelWarn, "webhook refused: too many requests in flight", nil}
+	}
+	// Events kubewright never handles are hashed, not kept: the header is
+	// unauthenticated, but it only decides how much is buffered, never
+	// whether a delivery is queued.
+	keep := h.known[event] && relevantEvent(event)
+	b, err := h.readBody(w, r, keep, deadline)
+	h.lim.releaseSlot()
+	defer b.release()
+	switch {
+	case err == nil:
+		// The body is in, read to its end, where net/http lifts the
+		// read deadline to watch for a hang-up: the sink is bounded by
+		// its own timeout, not by what is left of the read deadline.
+	case errors.Is(err, errTooLarge):
+		return nil, reply{http.StatusRequestEntityTooLarge, fmt.Sprintf("payload too large: limit is %d bytes", h.maxBody), outcomeTooLarge, slog.LevelWarn, "webhook rejected: body too large", nil}
+	case errors.Is(err, errOverBudget):
+		return nil, reply{http.StatusServiceUnavailable, h.busyText("too many webhook bytes buffered"), outcomeOverBudget, slog.LevelWarn, "webhook refused: body byte budget exhausted", nil}
+	case errors.Is(err, errReadTimeout):
+		return nil, reply{http.StatusRequestTimeout, fmt.Sprintf("request body not received within %s", h.lim.ReadTimeout), outcomeTimeout, slog.LevelWarn, "webhook rejected: body read timed out", nil}
+	default:
 		return nil, reply{http.StatusBadRequest, "could not read request body", outcomeMalformed, slog.LevelWarn, "webhook rejected: reading body", err}
 	}
 
 	// Authenticate before looking at anything else the sender controls.
 	// Missing and bad signatures get the same answer.
-	sig := r.Header.Get(github.SHA256SignatureHeader)
-	if !strings.HasPrefix(sig, signaturePrefix) || github.ValidateSignature(sig, body, h.secret) != nil {
+	if !b.verify(r.Header.Get(github.SHA256SignatureHeader)) {
 		return nil, reply{http.StatusUnauthorized, "unauthorized: missing or invalid X-Hub-Signature-256", outcomeBadSignature, slog.LevelWarn, "webhook rejected: missing or invalid signature", nil}
 	}
 
@@ -244,11 +284,11 @@ func (h *handler) intake(w http.ResponseWriter, r *http.Request, event, delivery
 
 	// Events we never act on are dropped before parsing: unknown to
 	// go-github or simply not ours.
-	if !h.known[event] || !relevantEvent(event) {
+	if !keep {
 		return nil, reply{http.StatusAccepted, "ignored: event " + clip(event) + " is not handled", outcomeIgnored, slog.LevelDebug, "webhook ignored: event not handled", nil}
 	}
 
-	raw, status, err := jsonPayload(r.Header.Get("Content-Type"), body)
+	raw, status, err := jsonPayload(r.Header.Get("Content-Type"), b.bytes())
 	if err != nil {
 		return nil, reply{status, err.Error(), outcomeMalformed, slog.LevelWarn, "webhook rejected: payload encoding", nil}
 	}
@@ -266,7 +306,7 @@ func (h *handler) intake(w http.ResponseWriter, r *http.Request, event, delivery
 		// settings) that the URL and secret are right.
 		return d, reply{http.StatusOK, "pong", outcomeIgnored, slog.LevelInfo, "webhook ping", nil}
 	}
-	if ok, why := relevantAction(payload); !ok {
+	if ok, why := h.filter.relevant(payload); !ok {
 		return d, reply{http.StatusAccepted, "ignored: " + why, outcomeIgnored, slog.LevelDebug, "webhook ignored: " + why, nil}
 	}
 	if installation == 0 {
@@ -290,23 +330,9 @@ func (h *handler) intake(w http.ResponseWriter, r *http.Request, event, delivery
 	}
 }
 
-// readBody reads at most maxBody bytes; more is an *http.MaxBytesError.
-func (h *handler) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
-	if r.ContentLength > h.maxBody {
-		return nil, &http.MaxBytesError{Limit: h.maxBody}
-	}
-	rd := http.MaxBytesReader(w, r.Body, h.maxBody)
-	defer rd.Close()
-	var buf bytes.Buffer
-	if r.ContentLength > 0 {
-		// ReadFrom wants MinRead spare bytes before each read; with them
-		// a body of the announced length is read without regrowing.
-		buf.Grow(int(r.ContentLength) + bytes.MinRead)
-	}
-	if _, err := buf.ReadFrom(rd); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+// busyText is the reply of a 503 from the limits.
+func (h *handler) busyText(why string) string {
+	return fmt.Sprintf("busy: %s; retry after %ds, or redeliver it from the App's advanced settings", why, h.lim.retryAfter())
 }
 
 // jsonPayload returns the JSON document of a verified body: the body
