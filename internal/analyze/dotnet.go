@@ -395,6 +395,7 @@ func dotnetService(r *Repo, p *dotnetProject, projDirs map[string]bool) (Service
 		}
 		queue = append(queue, rp.projRefs...)
 	}
+	svc.BuildFiles = dotnetBuildFiles(r, seen, p.file)
 
 	if web {
 		var all bytes.Buffer

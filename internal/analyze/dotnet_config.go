@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"path"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 )
@@ -24,6 +25,51 @@ func dotnetGlobalSDK(r *Repo, dir string) string {
 			return ""
 		}
 	}
+}
+
+// dotnetRestoreFiles are the files MSBuild and NuGet read from a project's
+// directory or the nearest parent that has them.
+var dotnetRestoreFiles = []string{"Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json"}
+
+// dotnetNuGetConfigs are the spellings of NuGet.config that NuGet finds on
+// a case-sensitive file system.
+var dotnetNuGetConfigs = []string{"NuGet.config", "NuGet.Config", "nuget.config"}
+
+// dotnetBuildFiles lists what restoring a project reads besides the
+// project file itself: the referenced projects (projects holds the project
+// and every project it references, transitively) and, for each of their
+// directories, the nearest restore files and every NuGet.config up to the
+// repository root. Sorted, without self, the project being built.
+func dotnetBuildFiles(r *Repo, projects map[string]bool, self string) []string {
+	out := map[string]bool{}
+	for proj := range projects {
+		out[proj] = true
+		found := map[string]bool{}
+		for d := path.Dir(proj); ; d = path.Dir(d) {
+			for _, name := range dotnetRestoreFiles {
+				if f := Join(d, name); !found[name] && r.Exists(f) {
+					found[name] = true
+					out[f] = true
+				}
+			}
+			for _, name := range dotnetNuGetConfigs {
+				if f := Join(d, name); r.Exists(f) {
+					out[f] = true
+				}
+			}
+			if d == "." || d == "/" || d == "" {
+				break
+			}
+		}
+	}
+	var list []string
+	for f := range out {
+		if f != self {
+			list = append(list, f)
+		}
+	}
+	sort.Strings(list)
+	return list
 }
 
 var (

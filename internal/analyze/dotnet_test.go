@@ -180,7 +180,7 @@ func TestDotnetDetector(t *testing.T) {
 			want: []Service{{
 				Name: "gateway-host", Path: "svc/Gateway", Detector: "dotnet", Language: LangCSharp, LanguageVersion: "8.0",
 				Framework: "aspnetcore", BuildTool: "dotnet", Entrypoint: "Gateway.Host.dll", Project: "Gateway.csproj",
-				Port: 5080, PortSource: "Program.cs:2",
+				Port: 5080, PortSource: "Program.cs:2", BuildFiles: []string{"Directory.Build.props"},
 			}},
 		},
 		{
@@ -211,12 +211,21 @@ func TestDotnetDetector(t *testing.T) {
   <ItemGroup><PackageReference Include="Pomelo.EntityFrameworkCore.MySql" Version="8.0.2" /></ItemGroup>
 </Project>`,
 				"Orders.Data/Db.cs": `var cs = config.GetConnectionString("Orders");`,
+				// Restore reads these too; the test project does not count.
+				"Directory.Packages.props":          `<Project />`,
+				"nuget.config":                      `<configuration />`,
+				"Orders.Data/Directory.Build.props": `<Project />`,
+				"tests/Orders.Tests/Orders.Tests.csproj": `<Project Sdk="Microsoft.NET.Sdk">
+  <PropertyGroup><TargetFramework>net8.0</TargetFramework><IsTestProject>true</IsTestProject></PropertyGroup>
+  <ItemGroup><ProjectReference Include="..\..\Orders.Api\Orders.Api.csproj" /></ItemGroup>
+</Project>`,
 			},
 			want: []Service{{
 				Name: "orders-api", Path: "Orders.Api", Detector: "dotnet", Language: LangCSharp, LanguageVersion: "8.0",
 				Framework: "aspnetcore", BuildTool: "dotnet", Entrypoint: "Orders.Api.dll", Project: "Orders.Api.csproj",
 				Port: 8085, PortSource: "Dockerfile:2",
-				Env: []EnvVar{{Name: "ConnectionStrings__Orders", Secret: true, Source: "../Orders.Data/Db.cs:1"}},
+				BuildFiles: []string{"Directory.Packages.props", "Orders.Data/Directory.Build.props", "Orders.Data/Orders.Data.csproj", "nuget.config"},
+				Env:        []EnvVar{{Name: "ConnectionStrings__Orders", Secret: true, Source: "../Orders.Data/Db.cs:1"}},
 				Backing: []Backing{
 					{Kind: BackingMySQL, Evidence: "Orders.Data.csproj: Pomelo.EntityFrameworkCore.MySql"},
 					{Kind: BackingRedis, Evidence: "Orders.Api.csproj: Aspire.StackExchange.Redis"},

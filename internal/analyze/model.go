@@ -102,6 +102,14 @@ type Service struct {
 	// SDKVersion is the build SDK the repository pins (global.json
 	// sdk.version for .NET, rust-toolchain channel for Rust), when pinned.
 	SDKVersion string `json:"sdkVersion,omitempty"`
+	// BuildFiles lists, relative to the repository root and sorted, the
+	// files outside Project that restoring its dependencies reads (.NET:
+	// the projects it references, transitively, and the
+	// Directory.Build.props/.targets, Directory.Packages.props, global.json
+	// and NuGet.config files that apply to them), so a Dockerfile can copy
+	// exactly these before the sources. A path outside Path means the build
+	// context must be a common parent of both.
+	BuildFiles []string `json:"buildFiles,omitempty"`
 	// BuildCommand and OutputDir describe a static site (Language "static"):
 	// the command that builds it ("npm run build") and the directory,
 	// relative to Path, the web server serves ("dist", "build",

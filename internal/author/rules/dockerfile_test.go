@@ -68,6 +68,47 @@ var dockerCases = []struct {
 		Framework: "flask", BuildTool: "poetry", Entrypoint: "gunicorn app:create_app()", Project: "pyproject.toml",
 		Lockfile: "poetry.lock", Port: 5000,
 	}},
+	{"dotnet-solution-sdk-pinned", analyze.Service{
+		Name: "inventory-api", Path: "src/Inventory.Api", Detector: "dotnet", Language: analyze.LangCSharp, LanguageVersion: "8.0",
+		Framework: "aspnetcore", BuildTool: "dotnet", Entrypoint: "Inventory.Api.dll", Project: "Inventory.Api.csproj",
+		Port: 8080, HealthPath: "/health/ready", SlowStart: true, SDKVersion: "8.0.404",
+		BuildFiles: []string{"Directory.Build.props", "Directory.Packages.props", "global.json", "nuget.config",
+			"src/EventBus/EventBus.csproj", "src/Inventory.Shared/Inventory.Shared.csproj"},
+	}},
+	{"fsharp-grpc", analyze.Service{
+		Name: "pricing", Path: "Pricing", Detector: "dotnet", Language: "fsharp", LanguageVersion: "9.0",
+		Framework: "aspnetcore", BuildTool: "dotnet", Project: "Pricing.fsproj", Port: 7070, GRPC: true, GRPCHealth: true,
+	}},
+	{"rust-workspace-member", analyze.Service{
+		Name: "quotes", Path: ".", Detector: "rust", Language: analyze.LangRust, LanguageVersion: "1.86", SDKVersion: "1.88.0",
+		Framework: "axum", BuildTool: "cargo", Entrypoint: "quotes", Project: "crates/quotes/Cargo.toml", Lockfile: "Cargo.lock",
+		Port: 8080, HealthPath: "/healthz", RuntimeFiles: []string{"migrations"},
+	}},
+	{"rust-tonic-unlocked", analyze.Service{
+		Name: "shipping", Path: "src/shipping", Detector: "rust", Language: analyze.LangRust, LanguageVersion: "1.80",
+		Framework: "tonic", BuildTool: "cargo", Entrypoint: "shipping", Project: "Cargo.toml",
+		Port: 50050, GRPC: true, GRPCHealth: true,
+	}},
+	{"static-vite", analyze.Service{
+		Name: "frontend", Path: "src/frontend", Detector: "node", Language: analyze.LangStatic, LanguageVersion: "20",
+		Framework: "vite", BuildTool: "npm", Project: "package.json", Lockfile: "package-lock.json",
+		Port: 8080, HealthPath: "/", BuildCommand: "npm run build", OutputDir: "dist",
+	}},
+	{"static-angular-pnpm", analyze.Service{
+		Name: "shop", Path: "web", Detector: "node", Language: analyze.LangStatic, LanguageVersion: "22",
+		Framework: "angular", BuildTool: "pnpm", Project: "package.json", Lockfile: "pnpm-lock.yaml",
+		Port: 8080, HealthPath: "/", BuildCommand: "pnpm run build", OutputDir: "dist/shop/browser",
+	}},
+	{"go-runtime-files", analyze.Service{
+		Name: "mailer", Path: "mailer", Detector: "go", Language: analyze.LangGo, LanguageVersion: "1.23",
+		BuildTool: "go", Entrypoint: ".", Project: "go.mod", Lockfile: "go.sum", Port: 8080, HealthPath: "/healthz",
+		RuntimeFiles: []string{"migrations", "templates"},
+	}},
+	{"node-build-runtime-files", analyze.Service{
+		Name: "links", Path: "api", Detector: "node", Language: analyze.LangTypeScript, LanguageVersion: "20",
+		Framework: "express", BuildTool: "npm", Entrypoint: "node dist/server.js", Project: "package.json",
+		Lockfile: "package-lock.json", Port: 3000, RuntimeFiles: []string{"migrations"},
+	}},
 	{"python-django", analyze.Service{
 		Name: "cms", Path: ".", Detector: "python", Language: analyze.LangPython, LanguageVersion: ">=3.10",
 		Framework: "django", BuildTool: "pip", Entrypoint: "gunicorn mysite.wsgi:application --workers 2",
@@ -169,6 +210,14 @@ func TestDockerfileInvariants(t *testing.T) {
 			if m[1] == "0" || m[2] == "0" || m[1] != strconv.FormatInt(res.UID, 10) {
 				t.Errorf("USER %s:%s, UID %d: want the non-root UID", m[1], m[2], res.UID)
 			}
+			// kube-score's container-security-context-user-group-id wants
+			// both at least 10000, so pods can run the image as built.
+			if uid, _ := strconv.Atoi(m[1]); uid < 10000 {
+				t.Errorf("USER %s: want a UID of at least 10000", m[1])
+			}
+			if gid, _ := strconv.Atoi(m[2]); gid < 10000 {
+				t.Errorf("USER %s:%s: want a GID of at least 10000", m[1], m[2])
+			}
 			var argv []string
 			if err := json.Unmarshal([]byte(entry), &argv); err != nil || len(argv) == 0 {
 				t.Errorf("ENTRYPOINT %s is not an exec-form JSON array: %v", entry, err)
@@ -229,7 +278,16 @@ func TestDockerfileErrors(t *testing.T) {
 		edit func(*analyze.Service)
 		want string
 	}{
-		{"unknown language", func(s *analyze.Service) { s.Language = "rust" }, `service "svc": no Dockerfile rules for language "rust"`},
+		{"unknown language", func(s *analyze.Service) { s.Language = "cobol" }, `service "svc": no Dockerfile rules for language "cobol"`},
+		{"rust without binary", func(s *analyze.Service) { s.Language, s.BuildTool, s.Project = analyze.LangRust, "cargo", "Cargo.toml" }, `no binary name for the Rust crate`},
+		{"static build needs a shell", func(s *analyze.Service) {
+			s.Language, s.BuildTool, s.Project, s.BuildCommand = analyze.LangStatic, "npm", "package.json", "npm run build && cp -r x y"
+		}, `needs a shell`},
+		{"static output escapes", func(s *analyze.Service) {
+			s.Language, s.BuildTool, s.Project, s.OutputDir = analyze.LangStatic, "npm", "package.json", "../dist"
+		}, `output directory "../dist" is not a plain relative path`},
+		{"runtime file escapes", func(s *analyze.Service) { s.RuntimeFiles = []string{"../secrets"} }, `file "../secrets" is not a plain relative path`},
+		{"build file with a space", func(s *analyze.Service) { s.BuildFiles = []string{"My Dir/x.csproj"} }, `file "My Dir/x.csproj"`},
 		{"shell entrypoint", func(s *analyze.Service) { s.Entrypoint = "uvicorn app:app && echo hi" }, `needs a shell`},
 		{"quoted entrypoint", func(s *analyze.Service) { s.Entrypoint = `gunicorn "app:app"` }, `needs a shell`},
 		{"parenthesis outside a factory", func(s *analyze.Service) { s.Entrypoint = "python $(which app)" }, `needs a shell`},
@@ -295,15 +353,15 @@ func TestDockerfileChoices(t *testing.T) {
 		{
 			name:    "next with yarn",
 			svc:     analyze.Service{Name: "site", Path: ".", Language: analyze.LangTypeScript, LanguageVersion: "18", Framework: "next", BuildTool: "yarn", Entrypoint: "npm start", Lockfile: "yarn.lock", Port: 3000},
-			builder: "node:18-bookworm-slim", runtime: "node:18-bookworm-slim", uid: 1000,
+			builder: "node:18-bookworm-slim", runtime: "node:18-bookworm-slim", uid: 10001,
 			entry:  `ENTRYPOINT ["/app/node_modules/.bin/next", "start"]`,
-			has:    []string{"yarn install --frozen-lockfile --production", "ENV PORT=3000", "COPY --from=builder --chown=1000:1000 /app/.next ./.next", "package.json next.config.* ./"},
+			has:    []string{"yarn install --frozen-lockfile --production", "ENV PORT=3000", "COPY --from=builder --chown=10001:10001 /app/.next ./.next", "package.json next.config.* ./"},
 			assume: "runs a package.json script",
 		},
 		{
 			name:    "node 25 pnpm without lock",
 			svc:     analyze.Service{Name: "w", Path: ".", Language: analyze.LangJavaScript, LanguageVersion: "25", BuildTool: "pnpm", Entrypoint: "NODE_OPTIONS=--enable-source-maps node worker.js"},
-			builder: "node:25-bookworm-slim", runtime: "node:25-bookworm-slim", uid: 1000,
+			builder: "node:25-bookworm-slim", runtime: "node:25-bookworm-slim", uid: 10001,
 			entry:  `ENTRYPOINT ["node", "worker.js"]`,
 			has:    []string{"npm install --global pnpm@10", "pnpm install --prod", "ENV NODE_OPTIONS=--enable-source-maps"},
 			assume: "without a lock file",
@@ -311,7 +369,7 @@ func TestDockerfileChoices(t *testing.T) {
 		{
 			name:    "ts-node start is compiled",
 			svc:     analyze.Service{Name: "t", Path: ".", Language: analyze.LangTypeScript, LanguageVersion: ">=18", BuildTool: "npm", Entrypoint: "ts-node src/main.ts", Lockfile: "package-lock.json"},
-			builder: "node:22-bookworm-slim", runtime: "node:22-bookworm-slim", uid: 1000,
+			builder: "node:22-bookworm-slim", runtime: "node:22-bookworm-slim", uid: 10001,
 			entry: `ENTRYPOINT ["node", "dist/index.js"]`, assume: "runs a development tool",
 		},
 		{
@@ -327,6 +385,36 @@ func TestDockerfileChoices(t *testing.T) {
 			builder: "python:3.12-slim", runtime: "python:3.12-slim", uid: 10001,
 			entry: `ENTRYPOINT ["python", "manage.py", "runserver", "0.0.0.0:8000"]`,
 			has:   []string{"pip install ."}, assume: "Python 3.12 assumed",
+		},
+		{
+			name: "dotnet SDK pin older than the target falls back",
+			svc: analyze.Service{Name: "a", Path: "src/A", Language: analyze.LangCSharp, LanguageVersion: "9.0", Framework: "worker", BuildTool: "dotnet",
+				Project: "A.csproj", SDKVersion: "8.0.404", BuildFiles: []string{"src/Lib/Lib.csproj"}},
+			builder: "mcr.microsoft.com/dotnet/sdk:9.0", runtime: "mcr.microsoft.com/dotnet/runtime:9.0", uid: 10001,
+			has:    []string{"docker build -f src/A/Dockerfile -t a src", "COPY A/A.csproj A/", "COPY Lib/Lib.csproj Lib/", "dotnet restore A/A.csproj", "dotnet publish A/A.csproj"},
+			assume: "older than the target framework",
+		},
+		{
+			name: "dotnet restore files inside the project directory keep its context",
+			svc: analyze.Service{Name: "a", Path: "svc", Language: analyze.LangCSharp, LanguageVersion: "8.0", Framework: "aspnetcore", BuildTool: "dotnet",
+				Project: "Api.csproj", Port: 8080, SDKVersion: "8.0.100-rc.1.23455.8", BuildFiles: []string{"svc/NuGet.config"}},
+			builder: "mcr.microsoft.com/dotnet/sdk:8.0", runtime: "mcr.microsoft.com/dotnet/aspnet:8.0", uid: 10001,
+			has:    []string{"docker build -t a svc\n", "COPY Api.csproj NuGet.config ./"},
+			assume: "has no image tag of its own",
+		},
+		{
+			name:    "rust toolchain channel is not a version",
+			svc:     analyze.Service{Name: "r", Path: ".", Language: analyze.LangRust, SDKVersion: "stable", BuildTool: "cargo", Entrypoint: "r", Project: "Cargo.toml", Lockfile: "Cargo.lock"},
+			builder: "rust:1.85-bookworm", runtime: "gcr.io/distroless/cc-debian12:nonroot", uid: 65532,
+			entry: `ENTRYPOINT ["/app/r"]`, has: []string{"cargo fetch --locked", "--manifest-path Cargo.toml --bin r"},
+			assume: "Rust 1.85 assumed",
+		},
+		{
+			name:    "static without build facts and port",
+			svc:     analyze.Service{Name: "site", Path: ".", Language: analyze.LangStatic, BuildTool: "yarn", Project: "package.json", Lockfile: "yarn.lock"},
+			builder: "node:22-bookworm-slim", runtime: "nginxinc/nginx-unprivileged:1.30-alpine", uid: 10001,
+			entry: `ENTRYPOINT ["nginx", "-g", "daemon off;"]`, has: []string{"RUN yarn run build", "listen 8080;", "/app/dist /usr/share/nginx/html", "EXPOSE 8080"},
+			assume: "dist/ assumed",
 		},
 		{
 			name:    "go without version or entrypoint",

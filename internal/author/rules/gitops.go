@@ -1,25 +1,16 @@
 package rules
 
 import (
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
 	"time"
 
-	helmv2 "github.com/fluxcd/helm-controller/api/v2"
-	iauv1 "github.com/fluxcd/image-automation-controller/api/v1"
 	imagev1 "github.com/fluxcd/image-reflector-controller/api/v1"
 	kustomizev1 "github.com/fluxcd/kustomize-controller/api/v1"
 	"github.com/fluxcd/pkg/apis/meta"
 	sourcev1 "github.com/fluxcd/source-controller/api/v1"
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	rbacv1 "k8s.io/api/rbac/v1"
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/kubewright/kubewright/internal/analyze"
 	"github.com/kubewright/kubewright/internal/author"
@@ -34,45 +25,6 @@ const (
 )
 
 func duration(d time.Duration) metav1.Duration { return metav1.Duration{Duration: d} }
-
-// operator is a Helm-installed controller the apps need.
-type operator struct {
-	name, namespace string
-	repo, repoURL   string
-	oci             bool
-	releases        []release
-}
-
-type release struct {
-	name, chart, version string
-	values               map[string]any
-	dependsOn            string
-	// dependsOnNS is the namespace of dependsOn when it is not the release's own.
-	dependsOnNS string
-}
-
-// operators lists every operator kubewright knows, keyed by what needs it.
-var operators = map[string]operator{
-	analyze.BackingPostgres: {name: "cloudnative-pg", namespace: "cnpg-system", repo: "cnpg", repoURL: "https://cloudnative-pg.github.io/charts",
-		releases: []release{{name: "cloudnative-pg", chart: "cloudnative-pg", version: ">=0.26.0 <1.0.0"}}},
-	analyze.BackingMariaDB: {name: "mariadb-operator", namespace: "mariadb-operator", repo: "mariadb-operator", repoURL: "https://helm.mariadb.com/mariadb-operator",
-		releases: []release{
-			{name: "mariadb-operator-crds", chart: "mariadb-operator-crds", version: ">=25.10.0 <27.0.0"},
-			{name: "mariadb-operator", chart: "mariadb-operator", version: ">=25.10.0 <27.0.0", dependsOn: "mariadb-operator-crds"},
-		}},
-	analyze.BackingMongoDB: {name: "mongodb-operator", namespace: "mongodb-operator", repo: "mongodb", repoURL: "https://mongodb.github.io/helm-charts",
-		releases: []release{{name: "mongodb-kubernetes", chart: "mongodb-kubernetes", version: ">=1.0.0 <2.0.0",
-			values: map[string]any{"operator": map[string]any{"watchNamespace": "*"}}}}},
-	analyze.BackingRabbitMQ: {name: "rabbitmq-cluster-operator", namespace: "rabbitmq-system", repo: "bitnami", repoURL: "oci://registry-1.docker.io/bitnamicharts", oci: true,
-		releases: []release{{name: "rabbitmq-cluster-operator", chart: "rabbitmq-cluster-operator", version: ">=4.0.0 <5.0.0"}}},
-	"external-secrets": {name: "external-secrets", namespace: "external-secrets", repo: "external-secrets", repoURL: "https://charts.external-secrets.io",
-		releases: []release{{name: "external-secrets", chart: "external-secrets", version: ">=0.10.0 <3.0.0", values: map[string]any{"installCRDs": true}}}},
-	"istio": {name: "istio", namespace: "istio-system", repo: "istio", repoURL: "https://istio-release.storage.googleapis.com/charts",
-		releases: []release{
-			{name: "istio-base", chart: "base", version: "1.30.x"},
-			{name: "istiod", chart: "istiod", version: "1.30.x", dependsOn: "istio-base"},
-		}},
-}
 
 func (sys *system) gitopsFiles() ([]author.File, error) {
 	env := sys.opts.Env
@@ -168,7 +120,7 @@ func (sys *system) gitopsFiles() ([]author.File, error) {
 		}
 		if k == "istio" {
 			objs = append(objs, sys.namespaceObject(istioIngressNS, flavorRaw), helmRelease(operator{name: "istio", namespace: istioIngressNS, repo: op.repo},
-				release{name: "istio-ingress", chart: "gateway", version: "1.30.x", dependsOn: "istiod", dependsOnNS: op.namespace}))
+				release{name: "istio-ingress", chart: "gateway", version: istioVersion, dependsOn: "istiod", dependsOnNS: op.namespace}))
 		}
 		file := op.name + ".yaml"
 		if err := add("gitops/infrastructure/controllers/"+file, "", objs...); err != nil {
@@ -274,88 +226,6 @@ func (sys *system) gitopsFiles() ([]author.File, error) {
 	return files, nil
 }
 
-func helmRepository(op operator) *sourcev1.HelmRepository {
-	r := &sourcev1.HelmRepository{
-		TypeMeta:   typeMeta(sourcev1.GroupVersion.String(), sourcev1.HelmRepositoryKind),
-		ObjectMeta: metav1.ObjectMeta{Name: op.repo, Namespace: fluxNS},
-		Spec:       sourcev1.HelmRepositorySpec{URL: op.repoURL, Interval: duration(24 * time.Hour)},
-	}
-	if op.oci {
-		r.Spec.Type = sourcev1.HelmRepositoryTypeOCI
-	}
-	return r
-}
-
-func helmRelease(op operator, r release) *helmv2.HelmRelease {
-	hr := &helmv2.HelmRelease{
-		TypeMeta:   typeMeta(helmv2.GroupVersion.String(), helmv2.HelmReleaseKind),
-		ObjectMeta: metav1.ObjectMeta{Name: r.name, Namespace: op.namespace},
-		Spec: helmv2.HelmReleaseSpec{
-			Interval: duration(30 * time.Minute),
-			Chart: &helmv2.HelmChartTemplate{Spec: helmv2.HelmChartTemplateSpec{
-				Chart: r.chart, Version: r.version,
-				SourceRef: helmv2.CrossNamespaceObjectReference{Kind: sourcev1.HelmRepositoryKind, Name: op.repo, Namespace: fluxNS},
-			}},
-			Install: &helmv2.Install{CRDs: helmv2.CreateReplace, Remediation: &helmv2.InstallRemediation{Retries: 3}},
-			Upgrade: &helmv2.Upgrade{CRDs: helmv2.CreateReplace, Remediation: &helmv2.UpgradeRemediation{Retries: 3}},
-		},
-	}
-	if r.dependsOn != "" {
-		hr.Spec.DependsOn = []helmv2.DependencyReference{{Name: r.dependsOn, Namespace: r.dependsOnNS}}
-	}
-	if r.values != nil {
-		raw, _ := json.Marshal(r.values)
-		hr.Spec.Values = &apiextensionsv1.JSON{Raw: raw}
-	}
-	return hr
-}
-
-// secretStoreObjects is the ClusterSecretStore every ExternalSecret reads
-// from. It starts on the Kubernetes provider (secrets kept in one locked-down
-// namespace) so a cluster works on day one; swap the provider for Vault or a
-// cloud secret manager without touching the apps.
-func (sys *system) secretStoreObjects() []any {
-	ns := sys.namespaceObject(secretsNS, flavorRaw)
-	sa := &corev1.ServiceAccount{TypeMeta: typeMeta("v1", "ServiceAccount"), ObjectMeta: metav1.ObjectMeta{Name: "external-secrets-reader", Namespace: secretsNS}}
-	role := &rbacv1.Role{
-		TypeMeta:   typeMeta("rbac.authorization.k8s.io/v1", "Role"),
-		ObjectMeta: metav1.ObjectMeta{Name: "external-secrets-reader", Namespace: secretsNS},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get", "list", "watch"}}},
-	}
-	rb := &rbacv1.RoleBinding{
-		TypeMeta:   typeMeta("rbac.authorization.k8s.io/v1", "RoleBinding"),
-		ObjectMeta: metav1.ObjectMeta{Name: "external-secrets-reader", Namespace: secretsNS},
-		RoleRef:    rbacv1.RoleRef{APIGroup: "rbac.authorization.k8s.io", Kind: "Role", Name: "external-secrets-reader"},
-		Subjects:   []rbacv1.Subject{{Kind: "ServiceAccount", Name: "external-secrets-reader", Namespace: secretsNS}},
-	}
-	css := &clusterSecretStore{TypeMeta: typeMeta("external-secrets.io/v1", "ClusterSecretStore"), ObjectMeta: metav1.ObjectMeta{Name: secretStore}}
-	k := &css.Spec.Provider.Kubernetes
-	k.RemoteNamespace = secretsNS
-	k.Server.CAProvider.Type, k.Server.CAProvider.Name, k.Server.CAProvider.Key, k.Server.CAProvider.Namespace = "ConfigMap", "kube-root-ca.crt", "ca.crt", secretsNS
-	k.Auth.ServiceAccount.Name, k.Auth.ServiceAccount.Namespace = "external-secrets-reader", secretsNS
-	return []any{ns, sa, role, rb, css}
-}
-
-// externalSecretFor materializes Secret name in ns from the store entry
-// remoteKey, one key per property.
-func externalSecretFor(name, ns, remoteKey string, keys []string, labels map[string]string, secretType string) *externalSecret {
-	es := &externalSecret{TypeMeta: typeMeta("external-secrets.io/v1", "ExternalSecret"), ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels}}
-	es.Spec.RefreshInterval = "1h"
-	es.Spec.SecretStoreRef.Kind, es.Spec.SecretStoreRef.Name = "ClusterSecretStore", secretStore
-	es.Spec.Target.Name, es.Spec.Target.CreationPolicy = name, "Owner"
-	if secretType != "" {
-		es.Spec.Target.Template = &struct {
-			Type string `json:"type"`
-		}{Type: secretType}
-	}
-	for _, k := range keys {
-		d := externalSecretData{SecretKey: k}
-		d.RemoteRef.Key, d.RemoteRef.Property = remoteKey, k
-		es.Spec.Data = append(es.Spec.Data, d)
-	}
-	return es
-}
-
 // gitopsService renders one service's base directory.
 func (sys *system) gitopsService(s analyze.Service, dir string) ([]string, []author.File, error) {
 	var res []string
@@ -425,7 +295,7 @@ func (sys *system) gitopsService(s analyze.Service, dir string) ([]string, []aut
 		vs.Spec.Gateways = []string{istioIngressNS + "/" + gatewayName}
 		var route httpRoute
 		dest := routeDestination{Host: fmt.Sprintf("%s.%s.svc.cluster.local", s.Name, ns)}
-		dest.Port.Number = 80
+		dest.Port.Number = servicePort(s)
 		route.Route = []routeTarget{{Destination: dest}}
 		route.Timeout = "15s"
 		vs.Spec.HTTP = []httpRoute{route}
@@ -439,19 +309,29 @@ func (sys *system) gitopsService(s analyze.Service, dir string) ([]string, []aut
 		sys.assume("gitops: put %s's %v in Secret %s/%s (the ClusterSecretStore %s reads it)", s.Name, w.secretKeys, secretsNS, s.Name, secretStore)
 	}
 	var stores []any
-	for _, b := range s.Backing {
-		if shared(b.Kind) {
+	for _, u := range w.uses {
+		if u.broker() || u.secret == "" && u.owner != s.Name {
 			continue
 		}
-		objs, creds := sys.operatorStore(s, b.Kind)
+		if u.owner != s.Name {
+			// A user of another service's store reads the same entry of the
+			// secret store into a Secret of the same name in its namespace.
+			if sys.namespace(s.Name) != u.ns {
+				secrets = append(secrets, externalSecretFor(u.secret, ns, u.owner+"-db", credentialKeys(u.kind), labels, ""))
+			}
+			continue
+		}
+		objs, creds := sys.operatorStore(u)
 		stores = append(stores, objs...)
+		sys.storeNotes(u, flavorGitops)
 		if creds != nil {
 			secrets = append(secrets, creds)
-			var keys []string
-			for _, d := range creds.Spec.Data {
-				keys = append(keys, d.SecretKey)
+			user := ""
+			switch u.kind {
+			case analyze.BackingPostgres, analyze.BackingMySQL, analyze.BackingMariaDB, analyze.BackingMongoDB:
+				user = fmt.Sprintf(" (username must be %q)", u.db)
 			}
-			sys.assume("gitops: put %s's database credentials %v in Secret %s/%s-db (username must be %q)", s.Name, keys, secretsNS, s.Name, databaseName(s.Name))
+			sys.assume("gitops: put %s's database credentials %v in Secret %s/%s-db%s", s.Name, credentialKeys(u.kind), secretsNS, s.Name, user)
 		}
 	}
 	if err := add("external-secrets.yaml", secrets...); err != nil {
@@ -463,116 +343,52 @@ func (sys *system) gitopsService(s analyze.Service, dir string) ([]string, []aut
 	return res, files, nil
 }
 
-// operatorStore renders a service's own store as operator custom resources
-// and the ExternalSecret its credentials come from. Redis has no operator
-// here and runs as a StatefulSet.
-func (sys *system) operatorStore(s analyze.Service, kind string) ([]any, *externalSecret) {
-	ns := sys.namespace(s.Name)
-	name := storeName(s.Name, kind, flavorGitops)
-	db := databaseName(s.Name)
+// operatorStore renders a store a service owns as operator custom
+// resources, and the ExternalSecret its credentials come from. Kinds
+// without an operator here (Redis, SQL Server) run as StatefulSets.
+func (sys *system) operatorStore(u storeUse) ([]any, *externalSecret) {
+	name, ns, db := u.name, u.ns, u.db
 	labels := sys.labels(name, "database")
-	res := corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("100m"), corev1.ResourceMemory: resource.MustParse("256Mi")},
-		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")},
-	}
+	res := resources([2]string{"100m", "256Mi"}, [2]string{"1", "1Gi"})
 	meta := func(n string) metav1.ObjectMeta { return metav1.ObjectMeta{Name: n, Namespace: ns, Labels: labels} }
-	switch kind {
+	remote := u.owner + "-db"
+	switch u.kind {
 	case analyze.BackingPostgres:
 		c := &cnpgCluster{TypeMeta: typeMeta("postgresql.cnpg.io/v1", "Cluster"), ObjectMeta: meta(name)}
 		c.Spec.Instances = 1
 		c.Spec.ImageName = "ghcr.io/cloudnative-pg/postgresql:16.4"
 		c.Spec.Storage.Size = "5Gi"
 		c.Spec.Bootstrap.InitDB.Database, c.Spec.Bootstrap.InitDB.Owner = db, db
-		c.Spec.Bootstrap.InitDB.Secret.Name = storeSecret(s.Name)
+		c.Spec.Bootstrap.InitDB.Secret.Name = u.secret
 		c.Spec.Resources = res
-		return []any{c}, externalSecretFor(storeSecret(s.Name), ns, s.Name+"-db", []string{"password", "username"}, labels, "kubernetes.io/basic-auth")
+		return []any{c}, externalSecretFor(u.secret, ns, remote, credentialKeys(u.kind), labels, "kubernetes.io/basic-auth")
 	case analyze.BackingMySQL, analyze.BackingMariaDB:
+		suffix := "-" + strings.ReplaceAll(db, "_", "-")
 		m := &mariaDB{TypeMeta: typeMeta("k8s.mariadb.com/v1alpha1", "MariaDB"), ObjectMeta: meta(name)}
-		m.Spec.RootPasswordSecretKeyRef = secretKeyRef{Name: storeSecret(s.Name), Key: "root-password"}
+		m.Spec.RootPasswordSecretKeyRef = secretKeyRef{Name: u.secret, Key: "root-password"}
 		m.Spec.Image, m.Spec.Port, m.Spec.Replicas, m.Spec.Storage.Size, m.Spec.Resources = "docker-registry1.mariadb.com/library/mariadb:11.4", 3306, 1, "5Gi", res
-		d := &mariaDBDatabase{TypeMeta: typeMeta("k8s.mariadb.com/v1alpha1", "Database"), ObjectMeta: meta(name + "-" + strings.ReplaceAll(db, "_", "-"))}
+		d := &mariaDBDatabase{TypeMeta: typeMeta("k8s.mariadb.com/v1alpha1", "Database"), ObjectMeta: meta(name + suffix)}
 		d.Spec.MariaDBRef.Name, d.Spec.Name, d.Spec.CharacterSet, d.Spec.Collate = name, db, "utf8mb4", "utf8mb4_unicode_ci"
-		u := &mariaDBUser{TypeMeta: typeMeta("k8s.mariadb.com/v1alpha1", "User"), ObjectMeta: meta(name + "-" + strings.ReplaceAll(db, "_", "-"))}
-		u.Spec.MariaDBRef.Name, u.Spec.Name, u.Spec.Host = name, db, "%"
-		u.Spec.PasswordSecretKeyRef = secretKeyRef{Name: storeSecret(s.Name), Key: "password"}
-		g := &mariaDBGrant{TypeMeta: typeMeta("k8s.mariadb.com/v1alpha1", "Grant"), ObjectMeta: meta(name + "-" + strings.ReplaceAll(db, "_", "-"))}
+		usr := &mariaDBUser{TypeMeta: typeMeta("k8s.mariadb.com/v1alpha1", "User"), ObjectMeta: meta(name + suffix)}
+		usr.Spec.MariaDBRef.Name, usr.Spec.Name, usr.Spec.Host = name, db, "%"
+		usr.Spec.PasswordSecretKeyRef = secretKeyRef{Name: u.secret, Key: "password"}
+		g := &mariaDBGrant{TypeMeta: typeMeta("k8s.mariadb.com/v1alpha1", "Grant"), ObjectMeta: meta(name + suffix)}
 		g.Spec.MariaDBRef.Name, g.Spec.Privileges, g.Spec.Database, g.Spec.Table, g.Spec.Username, g.Spec.Host = name, []string{"ALL PRIVILEGES"}, db, "*", db, "%"
-		return []any{m, d, u, g}, externalSecretFor(storeSecret(s.Name), ns, s.Name+"-db", []string{"password", "root-password", "username"}, labels, "")
+		return []any{m, d, usr, g}, externalSecretFor(u.secret, ns, remote, credentialKeys(u.kind), labels, "")
 	case analyze.BackingMongoDB:
 		m := &mongoDBCommunity{TypeMeta: typeMeta("mongodbcommunity.mongodb.com/v1", "MongoDBCommunity"), ObjectMeta: meta(name)}
 		m.Spec.Members, m.Spec.Type, m.Spec.Version = 3, "ReplicaSet", "7.0.14"
 		m.Spec.Security.Authentication.Modes = []string{"SCRAM"}
 		m.Spec.Users = []mongoUser{{
-			Name: db, DB: "admin", PasswordSecretRef: secretKeyRef{Name: storeSecret(s.Name), Key: "password"},
+			Name: db, DB: "admin", PasswordSecretRef: secretKeyRef{Name: u.secret, Key: "password"},
 			Roles:                      []mongoRole{{Name: "readWrite", DB: db}},
 			ScramCredentialsSecretName: name + "-" + strings.ReplaceAll(db, "_", "-"),
 		}}
-		return []any{m}, externalSecretFor(storeSecret(s.Name), ns, s.Name+"-db", []string{"password", "username"}, labels, "")
+		return []any{m}, externalSecretFor(u.secret, ns, remote, credentialKeys(u.kind), labels, "")
 	}
-	return sys.rawStore(kind, name, ns, db, storeSecret(s.Name), []string{s.Name}), nil
-}
-
-func (sys *system) rabbitmqObjects(users []string) []any {
-	ns := sys.namespace(messagingName)
-	rc := &rabbitmqCluster{TypeMeta: typeMeta("rabbitmq.com/v1beta1", "RabbitmqCluster"), ObjectMeta: metav1.ObjectMeta{Name: analyze.BackingRabbitMQ, Namespace: ns, Labels: sys.labels(analyze.BackingRabbitMQ, "messaging")}}
-	rc.Spec.Replicas = 3
-	rc.Spec.Persistence.Storage = "5Gi"
-	rc.Spec.Resources = corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("250m"), corev1.ResourceMemory: resource.MustParse("512Mi")},
-		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("1"), corev1.ResourceMemory: resource.MustParse("1Gi")},
+	var creds *externalSecret
+	if u.secret != "" {
+		creds = externalSecretFor(u.secret, ns, remote, credentialKeys(u.kind), labels, "")
 	}
-	// The operator labels the broker pods app.kubernetes.io/name=rabbitmq,
-	// which is what the policy selects.
-	var from []networkingv1.NetworkPolicyPeer
-	for _, u := range users {
-		from = append(from, sys.peer(u))
-	}
-	return []any{rc, sys.networkPolicy(analyze.BackingRabbitMQ, ns, sys.labels(analyze.BackingRabbitMQ, "messaging"), 5672, from)}
-}
-
-func (sys *system) imageUpdateAutomation() *iauv1.ImageUpdateAutomation {
-	return &iauv1.ImageUpdateAutomation{
-		TypeMeta:   typeMeta(iauv1.GroupVersion.String(), "ImageUpdateAutomation"),
-		ObjectMeta: metav1.ObjectMeta{Name: sys.m.Name, Namespace: fluxNS},
-		Spec: iauv1.ImageUpdateAutomationSpec{
-			Interval:  duration(10 * time.Minute),
-			SourceRef: iauv1.CrossNamespaceSourceReference{Kind: sourcev1.GitRepositoryKind, Name: sys.m.Name},
-			GitSpec: &iauv1.GitSpec{
-				Checkout: &iauv1.GitCheckoutSpec{Reference: sourcev1.GitRepositoryRef{Branch: sys.opts.Branch}},
-				Commit: iauv1.CommitSpec{
-					Author:          iauv1.CommitUser{Name: "fluxcdbot", Email: "fluxcdbot@users.noreply.github.com"},
-					MessageTemplate: "chore(images): update {{ range .Changed.Changes }}{{ .OldValue }} -> {{ .NewValue }} {{ end }}",
-				},
-				Push: &iauv1.PushSpec{Branch: sys.opts.Branch},
-			},
-			Update: &iauv1.UpdateStrategy{Strategy: iauv1.UpdateStrategySetters, Path: "./gitops/apps"},
-		},
-	}
-}
-
-// withImageSetter marks every container image of a rendered workload with a
-// Flux image policy setter comment, editing the YAML with kyaml so the
-// comment is attached to the node rather than glued onto text.
-func withImageSetter(doc []byte, setter string) ([]byte, error) {
-	node, err := kyaml.Parse(string(doc))
-	if err != nil {
-		return nil, err
-	}
-	containers, err := node.Pipe(kyaml.Lookup("spec", "template", "spec", "containers"))
-	if err != nil || containers == nil {
-		return nil, fmt.Errorf("no containers to mark: %v", err)
-	}
-	err = containers.VisitElements(func(el *kyaml.RNode) error {
-		img := el.Field("image")
-		if img == nil {
-			return nil
-		}
-		img.Value.YNode().LineComment = setter
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	s, err := node.String()
-	return []byte(s), err
+	return sys.rawStore(u.kind, name, ns, db, u.secret, u.users), creds
 }

@@ -17,17 +17,26 @@ const (
 	dockerDefaultDotnet = "8.0"
 	dockerDefaultNode   = 22
 	dockerDefaultPython = "3.12"
+	// dockerDefaultRust is taken when no toolchain is pinned and the
+	// crate's rust-version (a minimum) is older: the first release with
+	// edition 2024, which current crates need.
+	dockerDefaultRust = "1.85"
 
 	// dockerDistrolessStatic has no shell and no libc; its "nonroot" user is 65532.
 	dockerDistrolessStatic = "gcr.io/distroless/static-debian12:nonroot"
-	dockerDistrolessUID    = 65532
-	// dockerCreatedUID is the user we create in Debian/Ubuntu based images
-	// (temurin, python, .NET before 8) that have no suitable non-root user.
+	// dockerDistrolessCC adds glibc, libgcc and OpenSSL, which Rust binaries link.
+	dockerDistrolessCC  = "gcr.io/distroless/cc-debian12:nonroot"
+	dockerDistrolessUID = 65532
+	// dockerCreatedUID is the user we create in the Debian/Ubuntu based
+	// images (temurin, python, node, .NET) and run nginx as. It is at least
+	// 10000, so it cannot collide with a user of the node (kube-score's
+	// container-security-context-user-group-id); the images' own users
+	// (node 1000, .NET app 1654, nginx 101) are below that.
 	dockerCreatedUID = 10001
-	// dockerNodeUID is the "node" user of the official node images.
-	dockerNodeUID = 1000
-	// dockerDotnetAppUID is the "app" user of the .NET 8+ runtime images.
-	dockerDotnetAppUID = 1654
+
+	// dockerNginx serves static sites as a non-root user; pinned to a
+	// stable minor series.
+	dockerNginx = "nginxinc/nginx-unprivileged:1.30-alpine"
 
 	dockerMavenTag      = "3.9"
 	dockerGradleTag     = "8.10"
@@ -166,6 +175,50 @@ func dotnetImages(ver string, aspnet bool) (builder, runtime string) {
 	}
 	return "mcr.microsoft.com/dotnet/sdk:" + ver, "mcr.microsoft.com/dotnet/" + rt + ":" + ver
 }
+
+var dotnetSDKRe = regexp.MustCompile(`^(\d+)\.\d+\.\d{3}$`)
+
+// dotnetSDKTag returns the SDK image tag for the SDK global.json pins
+// ("8.0.404"), when it is a release that can build the target framework
+// major; "" and a note otherwise.
+func dotnetSDKTag(sdk string, major int) (string, string) {
+	if sdk == "" {
+		return "", ""
+	}
+	m := dotnetSDKRe.FindStringSubmatch(sdk)
+	if m == nil {
+		return "", fmt.Sprintf("global.json pins SDK %q, which has no image tag of its own: the %d.x SDK image builds it (check global.json's rollForward)", sdk, major)
+	}
+	if v, _ := strconv.Atoi(m[1]); v < major {
+		return "", fmt.Sprintf("global.json pins SDK %s, older than the target framework .NET %d: the %d.x SDK image builds it", sdk, major, major)
+	}
+	return sdk, ""
+}
+
+// rustToolchainRe matches a pinned release channel ("1.82", "1.82.0"),
+// not "stable" or a nightly.
+var rustToolchainRe = regexp.MustCompile(`^1\.\d+(\.\d+)?$`)
+
+// rustVersion returns the rust image tag for a pinned toolchain channel
+// ("1.82.0") or the crate's rust-version ("1.80", a minimum).
+func rustVersion(toolchain, rustVersion string) (string, string) {
+	if rustToolchainRe.MatchString(toolchain) {
+		return toolchain, ""
+	}
+	_, dm, _ := dockerMajorMinor(dockerDefaultRust)
+	major, minor, ok := dockerMajorMinor(rustVersion)
+	switch {
+	case !ok || major != 1 || minor < 0:
+		return dockerDefaultRust, fmt.Sprintf("Rust %s assumed: %s", dockerDefaultRust, dockerWhy(rustVersion, "rust-version or toolchain"))
+	case minor < dm:
+		return dockerDefaultRust, fmt.Sprintf("Rust %s chosen for rust-version %s (a minimum; current dependencies need newer compilers)", dockerDefaultRust, rustVersion)
+	}
+	return fmt.Sprintf("1.%d", minor), ""
+}
+
+// rustBuilderImage is the full Debian image: it has the C toolchain,
+// pkg-config and OpenSSL headers that common crates' build scripts need.
+func rustBuilderImage(ver string) string { return "rust:" + ver + "-bookworm" }
 
 func nodeImage(major int) string { return fmt.Sprintf("node:%d-bookworm-slim", major) }
 

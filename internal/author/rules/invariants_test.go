@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 )
 
 var (
+	envRef   = regexp.MustCompile(`\$\(([A-Za-z_][A-Za-z0-9_]*)\)`)
 	fromLine = regexp.MustCompile(`(?m)^FROM\s+(?:--platform=\S+\s+)?(\S+)`)
 	userLine = regexp.MustCompile(`(?m)^USER\s+(\S+)`)
 )
@@ -71,7 +73,14 @@ func checkDockerfile(t *testing.T, name, df string) {
 	}
 }
 
+// emptyField matches what API types emit without a value: "status:",
+// "creationTimestamp: null", "resources: {}", "spec: {}".
+var emptyField = regexp.MustCompile(`(?m)^\s*(?:- )?(?:[A-Za-z0-9_.-]+: (?:\{\}|null)|status:.*)$`)
+
 func checkManifest(t *testing.T, name string, f author.File, secretNames map[string]bool) {
+	if m := emptyField.FindString(string(f.Content)); m != "" {
+		t.Errorf("%s: generated YAML holds an empty or status field: %q", name, strings.TrimSpace(m))
+	}
 	for _, doc := range strings.Split(string(f.Content), "\n---\n") {
 		var obj map[string]any
 		if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
@@ -93,6 +102,11 @@ func checkManifest(t *testing.T, name string, f author.File, secretNames map[str
 		if podSec["runAsNonRoot"] != true || dig(podSec, "seccompProfile")["type"] != "RuntimeDefault" {
 			t.Errorf("%s: pod securityContext %v", name, podSec)
 		}
+		for _, id := range []string{"runAsUser", "runAsGroup"} {
+			if n, _ := podSec[id].(float64); n < 10000 {
+				t.Errorf("%s: %s %v, want at least 10000", name, id, podSec[id])
+			}
+		}
 		for _, c := range spec["containers"].([]any) {
 			ctr := c.(map[string]any)
 			sec, _ := ctr["securityContext"].(map[string]any)
@@ -103,13 +117,47 @@ func checkManifest(t *testing.T, name string, f author.File, secretNames map[str
 			if res["requests"] == nil || res["limits"] == nil {
 				t.Errorf("%s: container without requests and limits", name)
 			}
+			for _, k := range []string{"requests", "limits"} {
+				if dig(res, k)["ephemeral-storage"] == nil {
+					t.Errorf("%s: container without ephemeral-storage %s", name, k)
+				}
+			}
+			if ctr["imagePullPolicy"] != "Always" {
+				t.Errorf("%s: imagePullPolicy %v: tags move, so pods pull Always", name, ctr["imagePullPolicy"])
+			}
+			if r, l := dig(ctr, "readinessProbe"), dig(ctr, "livenessProbe"); r != nil && l != nil && fmt.Sprint(r["httpGet"], r["tcpSocket"], r["grpc"], r["exec"]) == fmt.Sprint(l["httpGet"], l["tcpSocket"], l["grpc"], l["exec"]) {
+				t.Errorf("%s: liveness probe repeats the readiness check", name)
+			}
 			envs, _ := ctr["env"].([]any)
+			fromSecret := map[string]bool{}
 			for _, e := range envs {
 				ev := e.(map[string]any)
-				if n, _ := ev["name"].(string); secretNames[n] && ev["value"] != nil {
-					t.Errorf("%s: secret %s has a literal value", name, n)
+				n, _ := ev["name"].(string)
+				if ev["valueFrom"] != nil {
+					fromSecret[n] = dig(ev, "valueFrom", "secretKeyRef") != nil
+					continue
 				}
-				if v, ok := ev["value"].(string); ok && strings.Contains(strings.ToLower(v), "changeme") {
+				v, _ := ev["value"].(string)
+				// A value may only compose earlier variables ($(VAR), which
+				// Kubernetes expands in order); a secret's may compose
+				// nothing but Secret references.
+				refs := envRef.FindAllStringSubmatch(v, -1)
+				for _, r := range refs {
+					if _, ok := fromSecret[r[1]]; !ok {
+						t.Errorf("%s: %s refers to $(%s), which no earlier env entry defines", name, n, r[1])
+					}
+				}
+				if secretNames[n] {
+					if len(refs) == 0 {
+						t.Errorf("%s: secret %s has a literal value", name, n)
+					}
+					for _, r := range refs {
+						if !fromSecret[r[1]] {
+							t.Errorf("%s: secret %s composes $(%s), which is not a Secret reference", name, n, r[1])
+						}
+					}
+				}
+				if strings.Contains(strings.ToLower(v), "changeme") {
 					t.Errorf("%s: literal credential in env", name)
 				}
 			}

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/kubewright/kubewright/internal/analyze"
 	"github.com/kubewright/kubewright/internal/author"
@@ -112,15 +113,22 @@ func (sys *system) k8sService(s analyze.Service, dir string) ([]author.File, err
 		sys.assume("%s reads %v from Secret %s/%s: create it (kubectl create secret generic %s -n %s --from-literal=...) before applying k8s/",
 			s.Name, w.secretKeys, ns, credentialsSecret(s.Name), credentialsSecret(s.Name), ns)
 	}
-	for _, b := range s.Backing {
-		if shared(b.Kind) {
+	for _, u := range w.uses {
+		if u.broker() {
 			continue
 		}
-		name := storeName(s.Name, b.Kind, flavorRaw)
-		parts = append(parts, named{b.Kind + ".yaml", sys.rawStore(b.Kind, name, ns, databaseName(s.Name), storeSecret(s.Name), []string{s.Name})})
-		if b.Kind != analyze.BackingRedis {
-			sys.assume("%s's %s reads its credentials from Secret %s/%s (keys username, password%s): create it before applying k8s/",
-				s.Name, b.Kind, ns, storeSecret(s.Name), map[bool]string{true: ", root-password", false: ""}[b.Kind == analyze.BackingMariaDB || b.Kind == analyze.BackingMySQL])
+		if u.owner == s.Name {
+			parts = append(parts, named{u.kind + ".yaml", sys.rawStore(u.kind, u.name, u.ns, u.db, u.secret, u.users)})
+			sys.storeNotes(u, flavorRaw)
+			if u.secret != "" {
+				sys.assume("%s's %s reads its credentials from Secret %s/%s (keys %s): create it before applying k8s/",
+					s.Name, u.kind, u.ns, u.secret, strings.Join(credentialKeys(u.kind), ", "))
+			}
+			continue
+		}
+		if u.secret != "" && sys.namespace(s.Name) != u.ns {
+			sys.assume("%s connects to %s's %s %s: create Secret %s/%s with the same %s as %s/%s before applying k8s/",
+				s.Name, u.owner, u.kind, u.name, sys.namespace(s.Name), u.secret, strings.Join(credentialKeys(u.kind), ", "), u.ns, u.secret)
 		}
 	}
 	var files []author.File

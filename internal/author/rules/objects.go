@@ -77,8 +77,9 @@ func selector(name string) map[string]string { return map[string]string{labelNam
 
 // marshalObjects renders objects as one YAML stream. Each object is
 // marshaled through JSON so the API types' field tags decide the shape;
-// empty creationTimestamp and status fields that the API types always emit
-// are dropped.
+// what the API types emit without a value (status blocks, null
+// creationTimestamp, empty structs such as "resources: {}") is dropped, so
+// the files hold only what was decided.
 //
 // Nil objects (a builder's "nothing to render here") are skipped; when all
 // are nil the result is empty.
@@ -96,6 +97,7 @@ func marshalObjects(objs ...any) ([]byte, error) {
 		if err := json.Unmarshal(raw, &m); err != nil {
 			return nil, err
 		}
+		delete(m, "status")
 		prune(m)
 		y, err := yaml.Marshal(m)
 		if err != nil {
@@ -109,17 +111,15 @@ func marshalObjects(objs ...any) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// prune removes "creationTimestamp: null" and empty "status: {}" at every level.
+// prune removes, at every level, keys whose value is null or an empty
+// object (after pruning what is inside it). Empty lists stay: an empty
+// list of NetworkPolicy ingress rules means "admit nothing".
 func prune(v any) {
 	switch t := v.(type) {
 	case map[string]any:
 		for k, val := range t {
-			if k == "creationTimestamp" && val == nil {
-				delete(t, k)
-				continue
-			}
 			prune(val)
-			if (k == "status" || k == "strategy") && isEmptyMap(val) {
+			if val == nil || isEmptyMap(val) {
 				delete(t, k)
 			}
 		}

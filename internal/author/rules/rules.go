@@ -33,9 +33,13 @@ func Defaults(m *analyze.SystemModel, o author.Options) (author.Options, []strin
 		o.Env = "production"
 	}
 	if o.Registry == "" {
-		if m.Conventions.Registry != "" {
+		switch reg := remoteRegistry(m.Repository); {
+		case m.Conventions.Registry != "":
 			o.Registry = m.Conventions.Registry
-		} else {
+		case reg != "":
+			o.Registry = reg
+			notes = append(notes, fmt.Sprintf("images are pushed to %s/<service>, the registry of the git remote's owner (set --registry to change)", o.Registry))
+		default:
 			o.Registry = "ghcr.io/" + m.Name
 			notes = append(notes, fmt.Sprintf("images are pushed to %s/<service> (set --registry to change)", o.Registry))
 		}
@@ -54,8 +58,14 @@ func Defaults(m *analyze.SystemModel, o author.Options) (author.Options, []strin
 		}
 	}
 	if o.RepoURL == "" && o.Wants(author.PartGitops) {
-		o.RepoURL = "https://github.com/OWNER/" + m.Name
-		notes = append(notes, fmt.Sprintf("Flux pulls from %s (set the repository URL in gitops/clusters/<env>/source.yaml)", o.RepoURL))
+		switch r := m.Repository; {
+		case r != nil && r.URL != "":
+			o.RepoURL = r.URL
+			notes = append(notes, fmt.Sprintf("Flux pulls from %s, the git remote origin, with the credentials in Secret flux-system/flux-system (flux bootstrap creates it)", o.RepoURL))
+		default:
+			o.RepoURL = "https://github.com/OWNER/" + m.Name
+			notes = append(notes, fmt.Sprintf("Flux pulls from %s (set the repository URL in gitops/clusters/<env>/source.yaml)", o.RepoURL))
+		}
 	}
 	if o.Branch == "" {
 		o.Branch = "main"
@@ -118,9 +128,9 @@ func (a *Author) Author(ctx context.Context, m *analyze.SystemModel, opts author
 		if !opts.Wants(author.PartDockerfile) {
 			continue
 		}
-		df, ctxDir := dockerfilePath(s, m)
+		df, di := dockerfilePath(s, m, res.Context)
 		draft.Files = append(draft.Files, author.File{Path: df, Content: res.Dockerfile, Service: s.Name, Part: author.PartDockerfile})
-		if di := path.Join(ctxDir, ".dockerignore"); !ignores[di] {
+		if !ignores[di] {
 			ignores[di] = true
 			draft.Files = append(draft.Files, author.File{Path: di, Content: res.Dockerignore, Service: s.Name, Part: author.PartDockerfile})
 		}
@@ -132,7 +142,9 @@ func (a *Author) Author(ctx context.Context, m *analyze.SystemModel, opts author
 		}
 		draft.Files = append(draft.Files, fs...)
 	}
-	if opts.Wants(author.PartGitops) {
+	// Without services there is nothing for Flux to deploy: no cluster
+	// setup either.
+	if opts.Wants(author.PartGitops) && len(sys.svcs) > 0 {
 		fs, err := sys.gitopsFiles()
 		if err != nil {
 			return nil, err
@@ -144,23 +156,47 @@ func (a *Author) Author(ctx context.Context, m *analyze.SystemModel, opts author
 	return draft, nil
 }
 
-// dockerfilePath places a service's Dockerfile: at its build context when
-// it is the only service there, else next to its main package (built with
-// `docker build -f <dir>/Dockerfile <context>`).
-func dockerfilePath(s analyze.Service, m *analyze.SystemModel) (dockerfile, context string) {
+// dockerfilePath places a service's Dockerfile and the ignore file of its
+// build: at the build context when it is the only service there, else next
+// to its main package or crate (built with `docker build -f <dir>/Dockerfile
+// <context>`), else as Dockerfile.<service>. The context's .dockerignore
+// applies, except when the build context is wider than the service's
+// directory (a .NET project referencing siblings): then BuildKit's
+// Dockerfile-specific <Dockerfile>.dockerignore beside it.
+func dockerfilePath(s analyze.Service, m *analyze.SystemModel, ctx string) (dockerfile, ignore string) {
+	if ctx != s.Path && ctx != "" {
+		df := path.Join(s.Path, "Dockerfile")
+		return df, df + ".dockerignore"
+	}
+	ignore = path.Join(s.Path, ".dockerignore")
 	shared := 0
 	for _, o := range m.Services {
 		if o.Path == s.Path {
 			shared++
 		}
 	}
-	if shared > 1 && s.Language == analyze.LangGo && s.Entrypoint != "." {
-		return path.Join(s.Path, s.Entrypoint, "Dockerfile"), s.Path
+	switch sub := dockerSubdir(s); {
+	case shared > 1 && sub != ".":
+		return path.Join(s.Path, sub, "Dockerfile"), ignore
+	case shared > 1:
+		return path.Join(s.Path, "Dockerfile."+s.Name), ignore
 	}
-	if shared > 1 {
-		return path.Join(s.Path, "Dockerfile."+s.Name), s.Path
+	return path.Join(s.Path, "Dockerfile"), ignore
+}
+
+// remoteRegistry is the container registry that goes with a git remote:
+// GitHub's for github.com, GitLab's for gitlab.com, "" for other hosts.
+func remoteRegistry(r *analyze.Remote) string {
+	if r == nil || r.Owner == "" {
+		return ""
 	}
-	return path.Join(s.Path, "Dockerfile"), s.Path
+	switch r.Host {
+	case "github.com":
+		return "ghcr.io/" + strings.ToLower(r.Owner)
+	case "gitlab.com":
+		return "registry.gitlab.com/" + strings.ToLower(r.Owner) + "/" + strings.ToLower(r.Name)
+	}
+	return ""
 }
 
 // existingUID reads the numeric user of a kept Dockerfile, so the pod's

@@ -2,6 +2,7 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -16,7 +17,6 @@ import (
 // storeSpec describes how a backing store runs as a plain StatefulSet.
 type storeSpec struct {
 	image   string
-	uid     int64
 	dataDir string
 	// scratch are extra writable directories (the root filesystem is read-only).
 	scratch []string
@@ -24,7 +24,28 @@ type storeSpec struct {
 	// env builds the container environment; secret is the credentials Secret.
 	env     func(db, secret, host string) []corev1.EnvVar
 	storage string
+	// check is the readiness command: the store's own client asking it.
+	check []string
+	// memory overrides the default request and limit.
+	memory [2]string
 }
+
+// storeUID is the user every store runs as. The images' own users (999,
+// 1000) are below 10000; their entrypoints support any user whose data
+// directory is writable, which fsGroup provides (SQL Server's mssql user
+// is 10001 already).
+const storeUID = 10001
+
+// Pinned store images.
+const (
+	imagePostgres  = "postgres:16.4"
+	imageMariaDB   = "mariadb:11.4"
+	imageMongo     = "mongo:7.0"
+	imageRedis     = "redis:7.4"
+	imageRabbitMQ  = "rabbitmq:3.13-management"
+	imageKafka     = "apache/kafka:3.8.0"
+	imageSQLServer = "mcr.microsoft.com/mssql/server:2022-CU16-ubuntu-22.04"
+)
 
 func secretEnv(name, secret, key string) corev1.EnvVar {
 	return corev1.EnvVar{Name: name, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
@@ -35,36 +56,44 @@ func plainEnv(name, value string) corev1.EnvVar { return corev1.EnvVar{Name: nam
 
 var storeSpecs = map[string]storeSpec{
 	analyze.BackingPostgres: {
-		image: "postgres:16.4", uid: 999, dataDir: "/var/lib/postgresql/data", scratch: []string{"/var/run/postgresql"}, storage: "5Gi",
+		image: imagePostgres, dataDir: "/var/lib/postgresql/data", scratch: []string{"/var/run/postgresql"}, storage: "5Gi",
 		env: func(db, secret, _ string) []corev1.EnvVar {
 			return []corev1.EnvVar{plainEnv("POSTGRES_DB", db), secretEnv("POSTGRES_USER", secret, "username"), secretEnv("POSTGRES_PASSWORD", secret, "password"), plainEnv("PGDATA", "/var/lib/postgresql/data/pgdata")}
 		},
+		check: []string{"pg_isready", "--host=127.0.0.1", "--port=5432", "--username=postgres"},
 	},
 	analyze.BackingMariaDB: {
-		image: "mariadb:11.4", uid: 999, dataDir: "/var/lib/mysql", scratch: []string{"/run/mysqld"}, storage: "5Gi",
+		image: imageMariaDB, dataDir: "/var/lib/mysql", scratch: []string{"/run/mysqld"}, storage: "5Gi",
 		env: func(db, secret, _ string) []corev1.EnvVar {
 			return []corev1.EnvVar{plainEnv("MARIADB_DATABASE", db), secretEnv("MARIADB_USER", secret, "username"), secretEnv("MARIADB_PASSWORD", secret, "password"), secretEnv("MARIADB_ROOT_PASSWORD", secret, "root-password")}
 		},
+		// ping exits 0 whenever the server answers, even "access denied".
+		check: []string{"mariadb-admin", "ping", "--host=127.0.0.1"},
 	},
 	analyze.BackingMongoDB: {
-		image: "mongo:7.0", uid: 999, dataDir: "/data/db", scratch: []string{"/data/configdb"}, storage: "5Gi",
+		image: imageMongo, dataDir: "/data/db", scratch: []string{"/data/configdb"}, storage: "5Gi",
 		env: func(db, secret, _ string) []corev1.EnvVar {
-			return []corev1.EnvVar{plainEnv("MONGO_INITDB_DATABASE", db), secretEnv("MONGO_INITDB_ROOT_USERNAME", secret, "username"), secretEnv("MONGO_INITDB_ROOT_PASSWORD", secret, "password")}
+			return []corev1.EnvVar{plainEnv("MONGO_INITDB_DATABASE", db), secretEnv("MONGO_INITDB_ROOT_USERNAME", secret, "username"), secretEnv("MONGO_INITDB_ROOT_PASSWORD", secret, "password"),
+				// mongosh keeps its history and logs under HOME.
+				plainEnv("HOME", "/tmp")}
 		},
+		check: []string{"mongosh", "--quiet", "--norc", "--eval", "db.adminCommand('ping').ok"},
 	},
 	analyze.BackingRedis: {
-		image: "redis:7.4", uid: 999, dataDir: "/data", storage: "1Gi",
-		args: []string{"--appendonly", "yes", "--dir", "/data"},
-		env:  func(string, string, string) []corev1.EnvVar { return nil },
+		image: imageRedis, dataDir: "/data", storage: "1Gi",
+		args:  []string{"--appendonly", "yes", "--dir", "/data"},
+		env:   func(string, string, string) []corev1.EnvVar { return nil },
+		check: []string{"redis-cli", "-p", "6379", "ping"},
 	},
 	analyze.BackingRabbitMQ: {
-		image: "rabbitmq:3.13-management", uid: 999, dataDir: "/var/lib/rabbitmq", storage: "2Gi",
+		image: imageRabbitMQ, dataDir: "/var/lib/rabbitmq", storage: "2Gi",
 		env: func(_, secret, _ string) []corev1.EnvVar {
 			return []corev1.EnvVar{secretEnv("RABBITMQ_DEFAULT_USER", secret, "username"), secretEnv("RABBITMQ_DEFAULT_PASS", secret, "password")}
 		},
+		check: []string{"rabbitmq-diagnostics", "-q", "ping"},
 	},
 	analyze.BackingKafka: {
-		image: "apache/kafka:3.8.0", uid: 1000, dataDir: "/var/lib/kafka/data", scratch: []string{"/opt/kafka/config"}, storage: "5Gi",
+		image: imageKafka, dataDir: "/var/lib/kafka/data", scratch: []string{"/opt/kafka/config", "/opt/kafka/logs"}, storage: "5Gi",
 		env: func(_, _, host string) []corev1.EnvVar {
 			return []corev1.EnvVar{
 				plainEnv("KAFKA_NODE_ID", "1"), plainEnv("KAFKA_PROCESS_ROLES", "broker,controller"),
@@ -76,6 +105,16 @@ var storeSpecs = map[string]storeSpec{
 				plainEnv("KAFKA_LOG_DIRS", "/var/lib/kafka/data"),
 			}
 		},
+		check: []string{"/opt/kafka/bin/kafka-broker-api-versions.sh", "--bootstrap-server", "localhost:9092"},
+	},
+	analyze.BackingSQLServer: {
+		image: imageSQLServer, dataDir: "/var/opt/mssql", storage: "10Gi", memory: [2]string{"2Gi", "3Gi"},
+		env: func(_, secret, _ string) []corev1.EnvVar {
+			return []corev1.EnvVar{plainEnv("ACCEPT_EULA", "Y"), plainEnv("MSSQL_PID", "Developer"), secretEnv("MSSQL_SA_PASSWORD", secret, "password")}
+		},
+		// sqlcmd needs the password, which only the environment has: the
+		// image's shell reads it, so it never appears in the manifest.
+		check: []string{"/bin/sh", "-c", `/opt/mssql-tools18/bin/sqlcmd -S 127.0.0.1 -U sa -P "$MSSQL_SA_PASSWORD" -C -b -Q "SELECT 1"`},
 	},
 }
 
@@ -98,7 +137,7 @@ func (sys *system) rawStore(kind, name, ns, db, secret string, users []string) [
 	if shared(kind) {
 		labels = sys.labels(name, "messaging")
 	}
-	podSec, ctrSec := hardenedPod(spec.uid)
+	podSec, ctrSec := hardenedPod(storeUID)
 	vols := []corev1.Volume{}
 	mounts := []corev1.VolumeMount{{Name: "data", MountPath: spec.dataDir}}
 	for i, dir := range append([]string{"/tmp"}, spec.scratch...) {
@@ -107,16 +146,18 @@ func (sys *system) rawStore(kind, name, ns, db, secret string, users []string) [
 		mounts = append(mounts, m)
 	}
 	ctr := corev1.Container{
-		Name: kind, Image: spec.image, Args: spec.args, Env: spec.env(db, secret, name+"-0."+name+"."+ns+".svc.cluster.local"),
+		Name: kind, Image: spec.image, ImagePullPolicy: corev1.PullAlways, Args: spec.args,
+		Env:             spec.env(db, secret, name+"-0."+name+"."+ns+".svc.cluster.local"),
 		Ports:           []corev1.ContainerPort{{Name: kind, ContainerPort: int32(port), Protocol: corev1.ProtocolTCP}},
-		ReadinessProbe:  &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(kind)}}, PeriodSeconds: 10},
-		LivenessProbe:   &corev1.Probe{ProbeHandler: corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(kind)}}, PeriodSeconds: 20, InitialDelaySeconds: 30},
-		Resources:       resourcesFor(""),
 		SecurityContext: ctrSec,
 		VolumeMounts:    mounts,
 	}
-	ctr.Resources.Limits[corev1.ResourceMemory] = resource.MustParse("1Gi")
-	ctr.Resources.Requests[corev1.ResourceMemory] = resource.MustParse("256Mi")
+	ctr.ReadinessProbe, ctr.LivenessProbe = storeProbes(kind, kind, spec.check)
+	mem := spec.memory
+	if mem[0] == "" {
+		mem = [2]string{"256Mi", "1Gi"}
+	}
+	ctr.Resources = resources([2]string{"100m", mem[0]}, [2]string{"500m", mem[1]})
 	sts := &appsv1.StatefulSet{
 		TypeMeta:   typeMeta("apps/v1", "StatefulSet"),
 		ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Labels: labels},
@@ -157,4 +198,20 @@ func (sys *system) rawStore(kind, name, ns, db, secret string, users []string) [
 		from = append(from, sys.peer(u))
 	}
 	return []any{sts, svc, sys.networkPolicy(name, ns, labels, port, from)}
+}
+
+// storeNotes records what a person must know about a store the author
+// renders: who shares it, and what SQL Server leaves to them.
+func (sys *system) storeNotes(u storeUse, f flavor) {
+	if u.shared {
+		where := "k8s/"
+		if f == flavorGitops {
+			where = "gitops/"
+		}
+		sys.assume("%s: %s is one %s shared by %s, in namespace %s",
+			where, u.name, u.kind, strings.Join(u.users, ", "), u.ns)
+	}
+	if u.kind == analyze.BackingSQLServer {
+		sys.assume("%s runs SQL Server as the Developer edition (MSSQL_PID) with ACCEPT_EULA=Y: read Microsoft's license terms and set MSSQL_PID to your licensed edition for production; the only login is sa (its password needs 8+ characters from three of: upper case, lower case, digits, symbols), and database %q is not created for you (EF Core migrations or a script must create it); no SQL Server operator is installed, so it is a StatefulSet in k8s/ and gitops/", u.name, u.db)
+	}
 }

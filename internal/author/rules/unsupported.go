@@ -2,28 +2,33 @@ package rules
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/kubewright/kubewright/internal/analyze"
 )
 
-// authorLanguages are the languages the deterministic author has
-// Dockerfile rules for.
-var authorLanguages = map[string]bool{
-	analyze.LangGo: true, analyze.LangJava: true, analyze.LangKotlin: true, analyze.LangCSharp: true,
-	analyze.LangJavaScript: true, analyze.LangTypeScript: true, analyze.LangPython: true,
+// authorLanguage reports whether the deterministic author has Dockerfile
+// rules for a language.
+func authorLanguage(lang string) bool {
+	for _, l := range dockerLanguages {
+		if l == lang {
+			return true
+		}
+	}
+	return false
 }
 
 // authorable returns the part of the model the author can render: services
-// in languages it has no rules for yet (Rust, static sites, F#) are left
-// out, and so are backing services it cannot run (managed cloud services,
-// kinds without a store image such as SQL Server). Each omission becomes a
-// plan note; the model itself is not changed.
+// in languages it has no rules for are left out, and so are backing kinds
+// it cannot run. Managed cloud services stay in the model (their variables
+// are left for a person to set) but nothing is generated for them. Each
+// omission becomes a plan note; the model itself is not changed.
 func authorable(m *analyze.SystemModel) (*analyze.SystemModel, []string) {
 	var notes []string
 	out := *m
 	out.Services = nil
 	for _, s := range m.Services {
-		if !authorLanguages[s.Language] {
+		if !authorLanguage(s.Language) {
 			notes = append(notes, fmt.Sprintf("%s (%s) is not containerized: kubewright has no Dockerfile rules for %s yet; write %s/Dockerfile and its manifests by hand",
 				s.Name, s.Path, s.Language, s.Path))
 			continue
@@ -32,7 +37,8 @@ func authorable(m *analyze.SystemModel) (*analyze.SystemModel, []string) {
 		for _, b := range s.Backing {
 			switch {
 			case b.External:
-				notes = append(notes, fmt.Sprintf("%s uses %s, a managed cloud service: nothing is generated for it; give the service its endpoint and credentials", s.Name, b.Name))
+				notes = append(notes, externalNote(s, b))
+				backing = append(backing, b)
 			case !runnableKind(b.Kind):
 				notes = append(notes, fmt.Sprintf("%s uses %s, which kubewright does not run yet: nothing is generated for it; point %s at an existing instance", s.Name, b.Kind, orDefault(b.EnvVar, "its connection setting")))
 			default:
@@ -43,6 +49,27 @@ func authorable(m *analyze.SystemModel) (*analyze.SystemModel, []string) {
 		out.Services = append(out.Services, s)
 	}
 	return &out, notes
+}
+
+// externalNote tells a person what a managed cloud service needs: it is
+// left where it is, and the service needs its endpoint and an identity.
+func externalNote(s analyze.Service, b analyze.Backing) string {
+	name := orDefault(b.Name, b.Kind)
+	identity := "credentials from a Secret"
+	switch {
+	case strings.HasPrefix(name, "AWS"):
+		identity = "an IAM role for its service account (IRSA or EKS Pod Identity)"
+	case strings.HasPrefix(name, "Google"):
+		identity = "a Google service account through Workload Identity"
+	case strings.HasPrefix(name, "Azure"):
+		identity = "a managed identity through Azure Workload Identity"
+	}
+	set := ""
+	if b.EnvVar != "" {
+		set = ", and set " + b.EnvVar
+	}
+	return fmt.Sprintf("%s uses %s (%s): it stays a managed service, nothing is generated for it; give %s %s%s",
+		s.Name, name, b.Evidence, s.Name, identity, set)
 }
 
 func runnableKind(kind string) bool {

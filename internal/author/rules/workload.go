@@ -15,7 +15,6 @@ import (
 )
 
 const (
-	portName = "http"
 	// ingressControllerNS is where the nginx ingress controller runs (raw) and
 	// where the Istio ingress gateway runs (gitops).
 	ingressControllerNS = "ingress-nginx"
@@ -59,38 +58,57 @@ func replicas(s analyze.Service) int32 {
 	return 2
 }
 
+// portName names a service's port by its protocol: Istio and other
+// meshes read the protocol from the name ("grpc" is HTTP/2).
+func portName(s analyze.Service) string {
+	if s.GRPC {
+		return "grpc"
+	}
+	return "http"
+}
+
+// servicePort is the port of a service's Service: 80 for HTTP, the
+// container's own port for gRPC (clients name it in host:port addresses).
+func servicePort(s analyze.Service) int {
+	if s.GRPC && s.Port > 0 {
+		return s.Port
+	}
+	return 80
+}
+
+// Ephemeral storage: what a container may write outside its volumes
+// (logs, the writable layer) plus its emptyDir volumes.
+const (
+	ephemeralRequest = "128Mi"
+	ephemeralLimit   = "1Gi"
+	// scratchSize caps each emptyDir (/tmp and the stores' run directories).
+	scratchSize = "256Mi"
+)
+
 // resourcesFor sizes a container by runtime: JVMs need the most memory at
 // start, Go the least. Limits leave headroom over requests.
 func resourcesFor(lang string) corev1.ResourceRequirements {
 	req, lim := [2]string{"100m", "128Mi"}, [2]string{"500m", "512Mi"}
 	switch lang {
-	case analyze.LangGo:
+	case analyze.LangGo, analyze.LangRust, analyze.LangStatic:
 		req, lim = [2]string{"50m", "64Mi"}, [2]string{"500m", "256Mi"}
 	case analyze.LangJava, analyze.LangKotlin:
 		req, lim = [2]string{"250m", "512Mi"}, [2]string{"1", "1Gi"}
-	case analyze.LangCSharp:
+	case analyze.LangCSharp, langFSharp:
 		req, lim = [2]string{"100m", "256Mi"}, [2]string{"1", "512Mi"}
 	}
-	return corev1.ResourceRequirements{
-		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(req[0]), corev1.ResourceMemory: resource.MustParse(req[1])},
-		Limits:   corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(lim[0]), corev1.ResourceMemory: resource.MustParse(lim[1])},
-	}
+	return resources(req, lim)
 }
 
-func probes(s analyze.Service) (readiness, liveness, startup *corev1.Probe) {
-	if s.Port == 0 {
-		return nil, nil, nil
+// resources builds requests and limits of cpu and memory, with the
+// ephemeral storage every container gets.
+func resources(req, lim [2]string) corev1.ResourceRequirements {
+	return corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(req[0]), corev1.ResourceMemory: resource.MustParse(req[1]),
+			corev1.ResourceEphemeralStorage: resource.MustParse(ephemeralRequest)},
+		Limits: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse(lim[0]), corev1.ResourceMemory: resource.MustParse(lim[1]),
+			corev1.ResourceEphemeralStorage: resource.MustParse(ephemeralLimit)},
 	}
-	handler := corev1.ProbeHandler{TCPSocket: &corev1.TCPSocketAction{Port: intstr.FromString(portName)}}
-	if s.HealthPath != "" {
-		handler = corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: s.HealthPath, Port: intstr.FromString(portName)}}
-	}
-	readiness = &corev1.Probe{ProbeHandler: handler, PeriodSeconds: 10, TimeoutSeconds: 2, FailureThreshold: 3}
-	liveness = &corev1.Probe{ProbeHandler: handler, PeriodSeconds: 20, TimeoutSeconds: 2, FailureThreshold: 3}
-	// A startup probe keeps liveness from killing slow starters (JVM, .NET)
-	// while they boot: up to 150 s here.
-	startup = &corev1.Probe{ProbeHandler: handler, PeriodSeconds: 5, TimeoutSeconds: 2, FailureThreshold: 30}
-	return
 }
 
 // hardenedPod returns the restricted-profile security settings for a pod
@@ -113,7 +131,8 @@ func hardenedPod(uid int64) (*corev1.PodSecurityContext, *corev1.SecurityContext
 }
 
 func emptyDir(name, path string) (corev1.Volume, corev1.VolumeMount) {
-	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	size := resource.MustParse(scratchSize)
+	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &size}}},
 		corev1.VolumeMount{Name: name, MountPath: path}
 }
 
@@ -121,9 +140,13 @@ func (sys *system) deployment(s analyze.Service, w wiring, image string) *appsv1
 	podSec, ctrSec := hardenedPod(sys.uid[s.Name])
 	tmpVol, tmpMount := emptyDir("tmp", "/tmp")
 	ctr := corev1.Container{
-		Name:            s.Name,
-		Image:           image,
-		ImagePullPolicy: corev1.PullIfNotPresent,
+		Name:  s.Name,
+		Image: image,
+		// Tags move (Flux bumps them, a registry can re-push one): Always
+		// resolves the tag to its current digest on every start, and
+		// checks the pull secret, at the cost of one registry request;
+		// unchanged layers come from the node's cache.
+		ImagePullPolicy: corev1.PullAlways,
 		Env:             w.env,
 		Resources:       resourcesFor(s.Language),
 		SecurityContext: ctrSec,
@@ -133,8 +156,8 @@ func (sys *system) deployment(s analyze.Service, w wiring, image string) *appsv1
 		ctr.EnvFrom = []corev1.EnvFromSource{{ConfigMapRef: &corev1.ConfigMapEnvSource{LocalObjectReference: corev1.LocalObjectReference{Name: s.Name + "-config"}}}}
 	}
 	if s.Port > 0 {
-		ctr.Ports = []corev1.ContainerPort{{Name: portName, ContainerPort: int32(s.Port), Protocol: corev1.ProtocolTCP}}
-		ctr.ReadinessProbe, ctr.LivenessProbe, ctr.StartupProbe = probes(s)
+		ctr.Ports = []corev1.ContainerPort{{Name: portName(s), ContainerPort: int32(s.Port), Protocol: corev1.ProtocolTCP}}
+		ctr.ReadinessProbe, ctr.LivenessProbe, ctr.StartupProbe = sys.probes(s)
 	}
 	labels := sys.labels(s.Name, component(s))
 	return &appsv1.Deployment{
@@ -170,9 +193,17 @@ func (sys *system) service(s analyze.Service) *corev1.Service {
 		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: sys.namespace(s.Name), Labels: sys.labels(s.Name, component(s))},
 		Spec: corev1.ServiceSpec{
 			Selector: selector(s.Name),
-			Ports:    []corev1.ServicePort{{Name: portName, Port: 80, TargetPort: intstr.FromString(portName), Protocol: corev1.ProtocolTCP}},
+			Ports:    []corev1.ServicePort{servicePortOf(s)},
 		},
 	}
+}
+
+func servicePortOf(s analyze.Service) corev1.ServicePort {
+	p := corev1.ServicePort{Name: portName(s), Port: int32(servicePort(s)), TargetPort: intstr.FromString(portName(s)), Protocol: corev1.ProtocolTCP}
+	if s.GRPC {
+		p.AppProtocol = ptr("grpc")
+	}
+	return p
 }
 
 // callers returns the services that call s, sorted.
@@ -257,16 +288,21 @@ func (sys *system) ingress(s analyze.Service) *networkingv1.Ingress {
 		return nil
 	}
 	pt := networkingv1.PathTypePrefix
+	meta := metav1.ObjectMeta{Name: s.Name, Namespace: sys.namespace(s.Name), Labels: sys.labels(s.Name, component(s))}
+	if s.GRPC && sys.opts.IngressClass == "nginx" {
+		// ingress-nginx speaks HTTP/1.1 to backends unless told otherwise.
+		meta.Annotations = map[string]string{"nginx.ingress.kubernetes.io/backend-protocol": "GRPC"}
+	}
 	return &networkingv1.Ingress{
 		TypeMeta:   typeMeta("networking.k8s.io/v1", "Ingress"),
-		ObjectMeta: metav1.ObjectMeta{Name: s.Name, Namespace: sys.namespace(s.Name), Labels: sys.labels(s.Name, component(s))},
+		ObjectMeta: meta,
 		Spec: networkingv1.IngressSpec{
 			IngressClassName: ptr(sys.opts.IngressClass),
 			Rules: []networkingv1.IngressRule{{
 				Host: sys.host(s),
 				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{{
 					Path: "/", PathType: &pt,
-					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: s.Name, Port: networkingv1.ServiceBackendPort{Name: portName}}},
+					Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: s.Name, Port: networkingv1.ServiceBackendPort{Name: portName(s)}}},
 				}}}},
 			}},
 		},
