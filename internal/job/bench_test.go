@@ -1,6 +1,7 @@
 package job_test
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -27,4 +28,31 @@ func BenchmarkCommentToPR(b *testing.B) {
 		last = time.Since(t)
 	}
 	b.ReportMetric(last.Seconds(), "s/comment")
+}
+
+// BenchmarkWaiting measures the queue's Waiting call on a parked
+// containerize: "same position" is the store lookup that makes a repeated
+// call free, "moved" edits the status comment on the fake GitHub. Neither
+// asks GitHub for permissions.
+func BenchmarkWaiting(b *testing.B) {
+	e := newEnv(b)
+	e.runner = e.rebuildWith(passing)
+	d := e.delivery(b, "octocat", "COLLABORATOR", "/ai containerize", false)
+	ctx := context.Background()
+	e.runner.Waiting(ctx, d, 1)
+	b.Run("same position", func(b *testing.B) {
+		for b.Loop() {
+			e.runner.Waiting(ctx, d, 1)
+		}
+	})
+	b.Run("moved", func(b *testing.B) {
+		n := 2
+		for b.Loop() {
+			e.runner.Waiting(ctx, d, n)
+			n++
+		}
+	})
+	if got := e.fake.ValidatedRequests()["repos/get-collaborator-permission-level"]; got != 0 {
+		b.Errorf("%d permission requests", got)
+	}
 }

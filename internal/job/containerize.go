@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/author/agent"
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/publish"
@@ -16,16 +17,17 @@ import (
 	"github.com/kubewright/kubewright/internal/workspace"
 )
 
-// maxAnnotations is GitHub's limit per check run request.
-const maxAnnotations = 50
-
 // containerize runs `containerize` (a pull request) or `plan` (a comment).
-// The workspace is a clone of the default branch, so the repository's
-// .github/kubewright.yaml is read from there, never from a PR branch.
-func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.Client, q request) error {
+// The workspace is a clone of the default branch, and the configuration
+// is the default branch's, read once for the whole job.
+func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q request) error {
 	plan := q.cmd.Name == "plan"
+	cfg, err := r.config(ctx, gh, q)
+	if err != nil {
+		return err
+	}
 	if !plan {
-		if err := r.setStatus(ctx, gh, q, q.delivery, "🔄 In progress: analyzing the repository, writing and validating the files."); err != nil {
+		if err := r.setStatus(ctx, pub, q, "🔄 In progress: analyzing the repository, writing and validating the files.", running); err != nil {
 			return err
 		}
 	}
@@ -40,20 +42,25 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 			return err
 		}
 	}
-	result, err := Containerize(ctx, ws.Dir(), ContainerizeOptions{
-		Author: author.Options{Services: q.cmd.Args, Env: q.cmd.Env}, DryRun: plan,
+	result, err := runStage(ctx, r, stageAuthor, func(ctx context.Context) (*Plan, error) {
+		return Containerize(ctx, ws.Dir(), ContainerizeOptions{
+			Author: author.Options{Services: q.cmd.Args, Env: q.cmd.Env}, DryRun: plan, Config: cfg,
+		})
 	})
-	if err != nil {
-		// The repository's own files are at fault (bad config, unknown
-		// service): say so on the issue and stop.
-		msg := fmt.Sprintf("kubewright could not containerize this repository: %s", safe(err))
+	if se := describe(err, r.timeouts); err != nil && se != nil && se.limit == 0 && ctx.Err() == nil {
+		// The repository's own files are at fault (unknown service, a
+		// project that does not parse): say so on the issue and stop.
+		msg := fmt.Sprintf("kubewright could not containerize this repository: %s", se.message())
 		if plan {
-			return r.comment(ctx, gh, q, msg)
+			return r.finishStatus(ctx, pub, q, msg)
 		}
-		return r.finishStatus(ctx, gh, q, q.delivery, "❌ "+msg)
+		return r.finishStatus(ctx, pub, q, "❌ "+msg)
+	}
+	if err != nil {
+		return err
 	}
 	if plan {
-		return r.comment(ctx, gh, q, planComment(result))
+		return r.finishStatus(ctx, pub, q, planComment(result))
 	}
 	changed := 0
 	for _, f := range result.Files {
@@ -62,36 +69,33 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 		}
 	}
 	if changed == 0 {
-		return r.finishStatus(ctx, gh, q, q.delivery, "✅ Nothing to add: every file kubewright would write already exists. Use `kubewright containerize --force` locally to regenerate them.")
+		return r.finishStatus(ctx, pub, q, "✅ Nothing to add: every file kubewright would write already exists. Use `kubewright containerize --force` locally to regenerate them.")
 	}
-	report, err := r.validate(ctx, ws.Dir())
+	report, err := r.validator(cfg)(ctx, ws.Dir())
 	if err != nil {
 		return err
 	}
 	msg := fmt.Sprintf("Containerize %s\n\nDockerfiles, k8s/ and gitops/ written by kubewright for #%d.", q.fullName(), q.issue)
-	sha, _, err := ws.Commit(msg, workspace.Signature{Name: r.bot.Name, Email: r.bot.Email},
-		workspace.Signature{Name: q.user, Email: fmt.Sprintf("%d+%s@users.noreply.github.com", q.userID, q.user)})
+	sha, err := r.commitAndPush(ctx, ws, q, branch, msg)
 	if err != nil {
-		return err
-	}
-	if err := ws.Push(ctx, branch); err != nil {
 		return err
 	}
 	failed := finding.AtLeast(report.Findings, finding.Error) > 0
-	// The workspace is the default branch, so this is its configuration.
-	cfg, err := config.LoadRepo(ws.Dir())
-	if err != nil {
-		cfg = &config.Repo{} // already reported by Containerize if malformed
+	var notAnalyzed []string
+	for _, e := range result.Errors {
+		notAnalyzed = append(notAnalyzed, e.Error())
 	}
+	view := reportView(report)
 	body := publish.PRBody(publish.Outcome{
-		Issue: q.issue, Closes: cfg.PullRequest.CloseIssue, Branch: branch, Services: result.Services, Errors: result.Errors,
-		Files: result.Files, Assumptions: result.Assumptions, Report: report,
+		Issue: q.issue, Closes: cfg.PullRequest.CloseIssue, Branch: branch, Services: servicesView(result.Services), NotAnalyzed: notAnalyzed,
+		Files: filesView(result.Files), Assumptions: result.Assumptions, Report: view,
 	})
-	pr, err := r.upsertPR(ctx, gh, q, branch, "Containerize: Dockerfiles, Kubernetes and Flux manifests", body, failed)
+	pr, err := pub.UpsertPR(ctx, q.repo(), publish.PullRequest{Head: branch, Base: q.defaultBranch,
+		Title: "Containerize: Dockerfiles, Kubernetes and Flux manifests", Body: body, Draft: failed})
 	if err != nil {
 		return err
 	}
-	if err := r.checkRun(ctx, gh, q, sha, report); err != nil {
+	if err := pub.CheckRun(ctx, q.repo(), sha, view); err != nil {
 		return err
 	}
 	log.Info("pull request ready", "pr", pr.GetNumber(), "draft", failed)
@@ -99,74 +103,56 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 	if failed {
 		state = "Validation found errors, so it is a draft; the findings are listed in it."
 	}
-	return r.finishStatus(ctx, gh, q, q.delivery, fmt.Sprintf("✅ Opened %s: %s", pr.GetHTMLURL(), state))
+	return r.finishStatus(ctx, pub, q, fmt.Sprintf("✅ Opened %s: %s", pr.GetHTMLURL(), state))
 }
 
 // cloneDefault clones the repository's default branch with an
 // installation token: the only tree agents and authors start from.
 func (r *Runner) cloneDefault(ctx context.Context, q request) (*workspace.Workspace, error) {
-	token, err := r.clients.Token(ctx, q.installation)
-	if err != nil {
-		return nil, err
-	}
-	return workspace.Clone(ctx, r.clients.Endpoints().CloneURL(q.fullName()), token, q.defaultBranch)
+	return r.cloneBranch(ctx, q, r.clients.Endpoints().CloneURL(q.fullName()), q.defaultBranch)
 }
 
-// upsertPR updates the open pull request of branch, or opens one: a
-// retried or redelivered job never opens a second.
-func (r *Runner) upsertPR(ctx context.Context, gh *github.Client, q request, branch, title, body string, draft bool) (*github.PullRequest, error) {
-	open, _, err := gh.PullRequests.List(ctx, q.owner, q.name, &github.PullRequestListOptions{Head: q.owner + ":" + branch, State: "open"})
-	if err != nil {
-		return nil, err
-	}
-	if len(open) > 0 {
-		pr, _, err := gh.PullRequests.Edit(ctx, q.owner, q.name, open[0].GetNumber(), &github.PullRequest{Title: github.Ptr(title), Body: github.Ptr(body)})
-		return pr, err
-	}
-	pr, _, err := gh.PullRequests.Create(ctx, q.owner, q.name, &github.NewPullRequest{
-		Title: github.Ptr(title), Head: github.Ptr(branch), Base: github.Ptr(q.defaultBranch), Body: github.Ptr(body), Draft: github.Ptr(draft),
+// cloneBranch clones one branch into the work root, under the clone
+// stage's deadline and the clone caps.
+func (r *Runner) cloneBranch(ctx context.Context, q request, url, branch string) (*workspace.Workspace, error) {
+	return runStage(ctx, r, stageClone, func(ctx context.Context) (*workspace.Workspace, error) {
+		token, err := r.clients.Token(ctx, q.installation)
+		if err != nil {
+			return nil, err
+		}
+		ws, err := workspace.Clone(ctx, url, token, branch, r.clone)
+		if err != nil {
+			return nil, err
+		}
+		if ctx.Err() != nil { // abandoned past the deadline: nobody will close it
+			ws.Close()
+			return nil, ctx.Err()
+		}
+		return ws, nil
 	})
-	return pr, err
 }
 
-// checkRun records the validation of the pushed commit as a completed
-// check run with one annotation per finding that has a file and line.
-func (r *Runner) checkRun(ctx context.Context, gh *github.Client, q request, sha string, rep *validate.Report) error {
-	conclusion, title := "success", "All validation stages passed"
-	if n := finding.AtLeast(rep.Findings, finding.Error); n > 0 {
-		conclusion, title = "failure", fmt.Sprintf("%d validation errors", n)
-	}
-	var ann []*github.CheckRunAnnotation
-	for _, f := range rep.Findings {
-		if f.File == "" || f.Line == 0 || len(ann) == maxAnnotations {
-			continue
+// commitAndPush commits the workspace's changes on the checked-out branch
+// and force-pushes it, under the push stage's deadline.
+func (r *Runner) commitAndPush(ctx context.Context, ws *workspace.Workspace, q request, branch, msg string) (string, error) {
+	return runStage(ctx, r, stagePush, func(ctx context.Context) (string, error) {
+		sha, _, err := ws.Commit(msg, workspace.Signature{Name: r.bot.Name, Email: r.bot.Email},
+			workspace.Signature{Name: q.user, Email: fmt.Sprintf("%d+%s@users.noreply.github.com", q.userID, q.user)})
+		if err != nil {
+			return "", err
 		}
-		level := "notice"
-		switch f.Severity {
-		case finding.Error:
-			level = "failure"
-		case finding.Warning:
-			level = "warning"
-		}
-		msg := f.Message
-		if f.Hint != "" {
-			msg += "\n" + f.Hint
-		}
-		ann = append(ann, &github.CheckRunAnnotation{
-			Path: github.Ptr(f.File), StartLine: github.Ptr(f.Line), EndLine: github.Ptr(f.Line),
-			AnnotationLevel: github.Ptr(level), Title: github.Ptr(f.ID), Message: github.Ptr(msg),
+		return sha, ws.Push(ctx, branch)
+	})
+}
+
+// validator validates under cfg, each validation under the validate
+// stage's deadline.
+func (r *Runner) validator(cfg *config.Repo) agent.Validator {
+	return func(ctx context.Context, dir string, extra ...validate.Check) (*validate.Report, error) {
+		return runStage(ctx, r, stageValidate, func(ctx context.Context) (*validate.Report, error) {
+			return r.validate(ctx, dir, cfg, extra...)
 		})
 	}
-	_, _, err := gh.Checks.CreateCheckRun(ctx, q.owner, q.name, github.CreateCheckRunOptions{
-		Name: "kubewright", HeadSHA: sha, Status: github.Ptr("completed"), Conclusion: github.Ptr(conclusion),
-		Output: &github.CheckRunOutput{Title: github.Ptr(title), Summary: github.Ptr(publish.ValidationTable(rep)), Annotations: ann},
-	})
-	return err
-}
-
-func (r *Runner) comment(ctx context.Context, gh *github.Client, q request, body string) error {
-	_, _, err := gh.Issues.CreateComment(ctx, q.owner, q.name, q.issue, &github.IssueComment{Body: github.Ptr(body)})
-	return err
 }
 
 func planComment(p *Plan) string {

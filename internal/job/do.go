@@ -2,12 +2,14 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
 	"strings"
 
 	"github.com/google/go-github/v88/github"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/kubewright/kubewright/internal/author"
 	"github.com/kubewright/kubewright/internal/author/agent"
@@ -57,9 +59,15 @@ func Budget(server llm.Budget, cfg *config.Repo) llm.Budget {
 }
 
 // do runs a free-text request: the agents edit a clone of the default
-// branch, and a validated change becomes a pull request.
-func (r *Runner) do(ctx context.Context, log *slog.Logger, gh *github.Client, q request, intent string) error {
-	if err := r.setStatus(ctx, gh, q, q.delivery, "🔄 In progress: kubewright's agents are working on this request, starting from the deterministic draft."); err != nil {
+// branch, and a validated change becomes a pull request. The job's token
+// spend is kept under its delivery, so a retried attempt has only what
+// the earlier ones left.
+func (r *Runner) do(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q request, intent string) (err error) {
+	cfg, err := r.config(ctx, gh, q)
+	if err != nil {
+		return err
+	}
+	if err := r.setStatus(ctx, pub, q, "🔄 In progress: kubewright's agents are working on this request, starting from the deterministic draft.", running); err != nil {
 		return err
 	}
 	issue, _, err := gh.Issues.Get(ctx, q.owner, q.name, q.issue)
@@ -71,24 +79,31 @@ func (r *Runner) do(ctx context.Context, log *slog.Logger, gh *github.Client, q 
 		return err
 	}
 	defer ws.Close()
-	// The clone is the default branch: its configuration, never a PR's.
-	cfg, err := config.LoadRepo(ws.Dir())
-	if err != nil {
-		return r.finishStatus(ctx, gh, q, q.delivery, "❌ kubewright could not read its settings: "+safe(err))
+	mopts := []llm.MeterOption{llm.WithLedger(r.agents.Ledger, strconv.FormatInt(q.installation, 10))}
+	if r.agents.Ledger != nil {
+		mopts = append(mopts, llm.WithJobLedger(r.agents.Ledger, jobKey(q.delivery)))
+		defer func() { r.forgetSpend(ctx, q, err) }()
 	}
-	meter := llm.NewMeter(Budget(r.agents.Budget, cfg), llm.WithLedger(r.agents.Ledger, strconv.FormatInt(q.installation, 10)))
-	res, err := agent.Run(ctx, r.agents.Model, ws.Dir(), agent.Options{
-		Intent: intent, Issue: issue.GetTitle() + "\n\n" + issue.GetBody(), Config: cfg,
-		Author: MergeOptions(cfg, author.Options{}), Meter: meter, Validate: r.validate, GoCheck: r.agents.GoCheck,
-		Log: log,
+	meter := llm.NewMeter(Budget(r.agents.Budget, cfg), mopts...)
+	res, err := runStage(ctx, r, stageAgents, func(ctx context.Context) (*agent.Result, error) {
+		res, err := agent.Run(ctx, timedProposer{p: r.agents.Model, limit: r.timeouts.Model}, ws.Dir(), agent.Options{
+			Intent: intent, Issue: issue.GetTitle() + "\n\n" + issue.GetBody(), Config: cfg,
+			Author: MergeOptions(cfg, author.Options{}), Meter: meter, Validate: r.validator(cfg), GoCheck: r.agents.GoCheck,
+			Log: log,
+		})
+		if err == nil && res.Outcome == agent.Stopped && ctx.Err() != nil {
+			return nil, ctx.Err() // stopped by the stage's deadline
+		}
+		return res, err
 	})
 	if err != nil {
 		return err
 	}
 	log.Info("agents finished", "outcome", res.Outcome, "agent", res.Agent, "attempts", len(res.Attempts),
-		"prompt_tokens", res.Usage.PromptTokens, "completion_tokens", res.Usage.CompletionTokens, "redactions", res.Redactions)
+		"prompt_tokens", res.Usage.PromptTokens, "completion_tokens", res.Usage.CompletionTokens, "redactions", res.Redactions,
+		"reason", r.clean(res.Reason))
 	if len(res.Files) == 0 {
-		return r.finishStatus(ctx, gh, q, q.delivery, "❌ "+publish.AgentComment(res))
+		return r.finishStatus(ctx, pub, q, "❌ "+publish.AgentComment(runView(res)))
 	}
 	branch := fmt.Sprintf("kubewright/ai-%d", q.issue)
 	if err := ws.Branch(branch); err != nil {
@@ -99,22 +114,19 @@ func (r *Runner) do(ctx context.Context, log *slog.Logger, gh *github.Client, q 
 		return err
 	}
 	msg := fmt.Sprintf("%s\n\nRequested in #%d; proposed by kubewright's %s agent and validated.", title(intent), q.issue, res.Agent)
-	sha, _, err := ws.Commit(msg, workspace.Signature{Name: r.bot.Name, Email: r.bot.Email},
-		workspace.Signature{Name: q.user, Email: fmt.Sprintf("%d+%s@users.noreply.github.com", q.userID, q.user)})
+	sha, err := r.commitAndPush(ctx, ws, q, branch, msg)
 	if err != nil {
 		return err
 	}
-	if err := ws.Push(ctx, branch); err != nil {
-		return err
-	}
-	body := publish.AgentPRBody(publish.AgentOutcome{Issue: q.issue, Closes: cfg.PullRequest.CloseIssue, Branch: branch, Result: res, Files: applied.Files})
+	run := runView(res)
+	body := publish.AgentPRBody(publish.AgentPR{Issue: q.issue, Closes: cfg.PullRequest.CloseIssue, Branch: branch, Run: run, Files: filesView(applied.Files)})
 	failed := res.Outcome == agent.Failing
-	pr, err := r.upsertPR(ctx, gh, q, branch, "kubewright: "+title(intent), body, failed)
+	pr, err := pub.UpsertPR(ctx, q.repo(), publish.PullRequest{Head: branch, Base: q.defaultBranch, Title: "kubewright: " + title(intent), Body: body, Draft: failed})
 	if err != nil {
 		return err
 	}
-	if res.Report != nil {
-		if err := r.checkRun(ctx, gh, q, sha, res.Report); err != nil {
+	if run.Report != nil {
+		if err := pub.CheckRun(ctx, q.repo(), sha, run.Report); err != nil {
 			return err
 		}
 	}
@@ -125,7 +137,29 @@ func (r *Runner) do(ctx context.Context, log *slog.Logger, gh *github.Client, q 
 	case res.Outcome == agent.Stopped:
 		state = publish.Sentence(res.Reason)
 	}
-	return r.finishStatus(ctx, gh, q, q.delivery, fmt.Sprintf("✅ Opened %s: %s", pr.GetHTMLURL(), state))
+	return r.finishStatus(ctx, pub, q, fmt.Sprintf("✅ Opened %s: %s", pr.GetHTMLURL(), state))
+}
+
+// jobKey is the ledger key of a job's own token spend.
+func jobKey(delivery string) string { return "job/" + delivery }
+
+// forgetSpend drops the job's token record once no attempt will follow:
+// it succeeded or failed for good. A retried job keeps it.
+func (r *Runner) forgetSpend(ctx context.Context, q request, err error) {
+	out := classify(err)
+	var perm *rivertype.JobCancelError
+	if out != nil && !errors.As(out, &perm) {
+		return
+	}
+	f, ok := r.agents.Ledger.(llm.Forgetter)
+	if !ok {
+		return
+	}
+	fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.timeouts.GitHub)
+	defer cancel()
+	if ferr := f.Forget(fctx, jobKey(q.delivery)); ferr != nil {
+		r.log.Warn("token ledger: forget the job's spend", "delivery", q.delivery, "error", ferr)
+	}
 }
 
 // title shortens a request to a commit and PR title.

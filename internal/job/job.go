@@ -10,16 +10,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/google/go-github/v88/github"
 
-	"github.com/kubewright/kubewright/internal/author/agent"
 	"github.com/kubewright/kubewright/internal/command"
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/githubapp"
 	"github.com/kubewright/kubewright/internal/queue"
+	"github.com/kubewright/kubewright/internal/validate"
+	"github.com/kubewright/kubewright/internal/workspace"
 )
 
 // Clients is what the job needs from the GitHub App: a REST client and a
@@ -32,9 +34,11 @@ type Clients interface {
 
 var _ Clients = (*githubapp.Clients)(nil)
 
-// Validator validates a checked-out repository, with extra stages when
-// given (the Go build check of generated services).
-type Validator = agent.Validator
+// Validator validates a checked-out repository under the repository's
+// configuration (read once per job, from the default branch: any
+// .github/kubewright.yaml in dir is ignored), with extra stages when given
+// (the Go build check of generated services).
+type Validator func(ctx context.Context, dir string, cfg *config.Repo, extra ...validate.Check) (*validate.Report, error)
 
 // Runner runs deliveries. It implements queue.Handler.
 type Runner struct {
@@ -43,7 +47,11 @@ type Runner struct {
 	prefix   string
 	label    string
 	cancel   Canceller
-	status   statusComments
+	store    StatusStore
+	// pubFor writes to GitHub through an installation's client.
+	pubFor   NewPublisher
+	timeouts Timeouts
+	clone    workspace.CloneOptions
 	metrics  *jobMetrics
 	bot      Identity
 	log      *slog.Logger
@@ -104,13 +112,37 @@ func WithLogger(l *slog.Logger) Option { return func(r *Runner) { r.log = l } }
 // WithIdentity sets the commit author (default kubewright[bot]).
 func WithIdentity(id Identity) Option { return func(r *Runner) { r.bot = id } }
 
+// WithWorkRoot makes workspaces under dir (default: the system's
+// temporary directory). New creates dir and removes the workspaces a dead
+// process left there, those older than the job timeout.
+func WithWorkRoot(dir string) Option { return func(r *Runner) { r.clone.Root = dir } }
+
+// WithCloneLimits caps what one clone may write to disk (bytes, .git
+// included) and how many files it may create (0: workspace's defaults).
+func WithCloneLimits(maxBytes int64, maxFiles int) Option {
+	return func(r *Runner) { r.clone.MaxBytes, r.clone.MaxFiles = maxBytes, maxFiles }
+}
+
 // New returns a Runner.
 func New(clients Clients, v Validator, opts ...Option) *Runner {
-	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix, label: "kubewright", status: statusComments{ids: map[string]statusRef{}}, metrics: newJobMetrics(),
+	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix, label: "kubewright", store: NewMemoryStatus(),
+		timeouts: DefaultTimeouts, metrics: newJobMetrics(),
 		bot: Identity{Name: "kubewright[bot]", Email: "kubewright[bot]@users.noreply.github.com"},
 		log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(r)
+	}
+	if r.pubFor == nil {
+		r.pubFor = r.defaultPublisher
+	}
+	if root := r.clone.Root; root != "" {
+		if err := os.MkdirAll(root, 0o700); err != nil {
+			r.log.Error("work root: jobs will fail to clone", "dir", root, "error", err)
+		} else if n, err := workspace.Sweep(root, r.timeouts.Job); err != nil {
+			r.log.Warn("work root: sweep", "dir", root, "removed", n, "error", err)
+		} else if n > 0 {
+			r.log.Info("work root: removed workspaces left by a previous process", "dir", root, "removed", n)
+		}
 	}
 	return r
 }
@@ -126,6 +158,12 @@ func (r *Runner) Handle(ctx context.Context, d queue.Delivery) (err error) {
 		r.metrics.running.Dec()
 		r.metrics.observe(d.Event, start, err)
 	}()
+	ctx, cancel := context.WithTimeout(ctx, r.timeouts.Job)
+	defer cancel()
+	// Every validation of the job (an agent's baseline and attempts) uses
+	// one dry-run server of the pool, stopped when the job ends.
+	ctx, end := validate.JobScope(ctx)
+	defer end()
 	return r.handle(ctx, d)
 }
 
@@ -136,12 +174,14 @@ func (r *Runner) handle(ctx context.Context, d queue.Delivery) error {
 	case "issue_comment":
 		var ev github.IssueCommentEvent
 		if err := json.Unmarshal(d.Payload, &ev); err != nil {
+			log.Warn("job failed", "stage", "decode", "reason", "PayloadInvalid", "decision", "permanent", "error", err)
 			return queue.Permanent(fmt.Errorf("decode issue_comment: %w", err))
 		}
 		err = r.onComment(ctx, log, d, &ev)
 	case "issues":
 		var ev github.IssuesEvent
 		if err := json.Unmarshal(d.Payload, &ev); err != nil {
+			log.Warn("job failed", "stage", "decode", "reason", "PayloadInvalid", "decision", "permanent", "error", err)
 			return queue.Permanent(fmt.Errorf("decode issues: %w", err))
 		}
 		err = r.onIssue(ctx, log, d, &ev)
@@ -151,7 +191,11 @@ func (r *Runner) handle(ctx context.Context, d queue.Delivery) error {
 		log.Debug("nothing to do for this event")
 		return nil
 	}
-	return classify(err)
+	out := classify(err)
+	if out != nil {
+		r.logFailure(log, err, out)
+	}
+	return out
 }
 
 func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delivery, ev *github.IssueCommentEvent) error {
@@ -167,69 +211,63 @@ func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delive
 		where = command.PullRequest
 	}
 	res := command.Parse(c.GetBody(), command.Options{Prefix: r.prefix, Context: where})
-	owner, name := ev.GetRepo().GetOwner().GetLogin(), ev.GetRepo().GetName()
-	issue := ev.GetIssue().GetNumber()
+	if res.Kind == command.KindIgnore {
+		return nil
+	}
 	gh, err := r.clients.Installation(d.Installation)
 	if err != nil {
 		return err
 	}
+	gh, pub := r.timed(gh), r.pubFor(gh, r.store)
+	q := request{owner: ev.GetRepo().GetOwner().GetLogin(), name: ev.GetRepo().GetName(), issue: ev.GetIssue().GetNumber(),
+		installation: d.Installation, delivery: d.ID, subject: d.Subject, settings: &settings{}}
 	intent := freeText(res)
 	switch {
-	case res.Kind == command.KindIgnore:
-		return nil
 	case intent != "" && r.agents == nil:
-		body := res.Reply.Text + "\n\nFree-text requests are carried out by kubewright's LLM agents, and this installation has no model configured (KUBEWRIGHT_LLM_MODEL)."
-		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
-		return err
+		return r.comment(ctx, pub, q, res.Reply.Text+"\n\nFree-text requests are carried out by kubewright's LLM agents, and this installation has no model configured (KUBEWRIGHT_LLM_MODEL).")
 	case intent != "" && where == command.PullRequest:
-		body := "Free-text requests work on issues: kubewright opens a pull request for them. Comment on an issue instead."
-		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
-		return err
+		return r.comment(ctx, pub, q, "Free-text requests work on issues: kubewright opens a pull request for them. Comment on an issue instead.")
 	case intent != "":
 		res = command.Result{Kind: command.KindCommand, Command: &command.Command{Name: "do", Line: res.Reply.Line, Raw: res.Reply.Raw}}
 	case res.Kind == command.KindReply:
-		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(res.Reply.Text)})
+		return r.comment(ctx, pub, q, res.Reply.Text)
+	}
+	q.user, q.userID, q.cmd = c.GetUser().GetLogin(), c.GetUser().GetID(), res.Command
+	if q.defaultBranch, err = defaultBranchOf(ctx, gh, ev.GetRepo()); err != nil {
 		return err
 	}
-	user := c.GetUser().GetLogin()
-	defaultBranch, err := defaultBranchOf(ctx, gh, ev.GetRepo())
-	if err != nil {
-		return err
-	}
-	allowed, err := r.authorized(ctx, gh, owner, name, user, defaultBranch)
+	allowed, note, err := r.authorized(ctx, gh, q)
 	if err != nil {
 		return err
 	}
 	if !allowed {
-		log.Info("refused: commenter lacks write permission", "user", user)
+		log.Info("refused: commenter lacks write permission", "user", q.user)
 		what := fmt.Sprintf("`%s %s`", r.prefix, res.Command.Name)
 		if intent != "" {
 			what = "a free-text request"
 		}
-		body := fmt.Sprintf("Sorry @%s, %s needs write, maintain or admin permission on this repository (or membership of a team listed under commands.teams in .github/kubewright.yaml), so nothing was run.", user, what)
-		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
+		// The refusal replaces the queue position if one was shown.
+		return r.finishStatus(ctx, pub, q, fmt.Sprintf("Sorry @%s, %s needs write, maintain or admin permission on this repository (or membership of a team listed under commands.teams in .github/kubewright.yaml), so nothing was run.%s", q.user, what, note))
+	}
+	if err := pub.React(ctx, q.repo(), c.GetID(), "eyes"); err != nil {
 		return err
 	}
-	if _, _, err := gh.Reactions.CreateIssueCommentReaction(ctx, owner, name, c.GetID(), "eyes"); err != nil {
-		return err
-	}
-	req := request{
-		owner: owner, name: name, issue: issue, user: user, userID: c.GetUser().GetID(),
-		defaultBranch: defaultBranch, installation: d.Installation, cmd: res.Command, delivery: d.ID,
-	}
-	switch res.Command.Name {
+	return r.settle(ctx, pub, q, r.run(ctx, log, gh, pub, q, intent))
+}
+
+// run runs one authorized command.
+func (r *Runner) run(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q request, intent string) error {
+	switch q.cmd.Name {
 	case "containerize", "plan":
-		return r.containerize(ctx, log, gh, req)
+		return r.containerize(ctx, log, gh, pub, q)
 	case "validate":
-		return r.validatePR(ctx, gh, req)
+		return r.validatePR(ctx, gh, pub, q)
 	case "cancel":
-		return r.cancelJobs(ctx, gh, req, d)
+		return r.cancelJobs(ctx, pub, q)
 	case "do":
-		return r.do(ctx, log, gh, req, intent)
+		return r.do(ctx, log, gh, pub, q, intent)
 	default:
-		body := fmt.Sprintf("`%s %s` is not available yet in this version of kubewright.", r.prefix, res.Command.Name)
-		_, _, err := gh.Issues.CreateComment(ctx, owner, name, issue, &github.IssueComment{Body: github.Ptr(body)})
-		return err
+		return r.finishStatus(ctx, pub, q, fmt.Sprintf("`%s %s` is not available yet in this version of kubewright.", r.prefix, q.cmd.Name))
 	}
 }
 
@@ -248,48 +286,48 @@ func (r *Runner) onIssue(ctx context.Context, log *slog.Logger, d queue.Delivery
 	if !triggered || r.label == "" || isBot(ev.GetSender()) {
 		return nil
 	}
-	owner, name := ev.GetRepo().GetOwner().GetLogin(), ev.GetRepo().GetName()
 	gh, err := r.clients.Installation(d.Installation)
 	if err != nil {
 		return err
 	}
-	user := ev.GetSender().GetLogin()
-	defaultBranch, err := defaultBranchOf(ctx, gh, ev.GetRepo())
+	gh, pub := r.timed(gh), r.pubFor(gh, r.store)
+	q := request{owner: ev.GetRepo().GetOwner().GetLogin(), name: ev.GetRepo().GetName(), issue: ev.GetIssue().GetNumber(),
+		user: ev.GetSender().GetLogin(), userID: ev.GetSender().GetID(), installation: d.Installation,
+		cmd: &command.Command{Name: "containerize"}, delivery: d.ID, subject: d.Subject, settings: &settings{}}
+	if q.defaultBranch, err = defaultBranchOf(ctx, gh, ev.GetRepo()); err != nil {
+		return err
+	}
+	ok, _, err := r.authorized(ctx, gh, q)
 	if err != nil {
 		return err
 	}
-	ok, err := r.authorized(ctx, gh, owner, name, user, defaultBranch)
-	if err != nil || !ok {
-		if !ok && err == nil {
-			log.Info("label ignored: sender may not run commands", "user", user)
-		}
-		return err
+	if !ok {
+		log.Info("label ignored: sender may not run commands", "user", q.user)
+		return nil
 	}
-	req := request{owner: owner, name: name, issue: ev.GetIssue().GetNumber(), user: user, userID: ev.GetSender().GetID(),
-		defaultBranch: defaultBranch, installation: d.Installation, cmd: &command.Command{Name: "containerize"}, delivery: d.ID}
-	return r.containerize(ctx, log, gh, req)
+	return r.settle(ctx, pub, q, r.containerize(ctx, log, gh, pub, q))
 }
 
 // cancelJobs cancels the other queued and running jobs of this issue.
-func (r *Runner) cancelJobs(ctx context.Context, gh *github.Client, q request, d queue.Delivery) error {
+func (r *Runner) cancelJobs(ctx context.Context, pub Publisher, q request) error {
 	if r.cancel == nil {
-		return r.comment(ctx, gh, q, "This kubewright runs without a queue, so there is nothing to cancel.")
+		return r.comment(ctx, pub, q, "This kubewright runs without a queue, so there is nothing to cancel.")
 	}
-	subject := d.Subject
+	subject := q.subject
 	if subject == "" {
 		subject = fmt.Sprintf("%s#%d", q.fullName(), q.issue)
 	}
-	n, err := r.cancel.CancelSubject(ctx, subject, d.ID)
+	n, err := r.cancel.CancelSubject(ctx, subject, q.delivery)
 	if err != nil {
 		return err
 	}
 	if n == 0 {
-		return r.comment(ctx, gh, q, "Nothing to cancel: no kubewright job is queued or running for this issue.")
+		return r.comment(ctx, pub, q, "Nothing to cancel: no kubewright job is queued or running for this issue.")
 	}
-	return r.comment(ctx, gh, q, fmt.Sprintf("Cancelled %d kubewright job(s) for this issue. A pull request already opened stays as it is.", n))
+	return r.comment(ctx, pub, q, fmt.Sprintf("Cancelled %d kubewright job(s) for this issue. A pull request already opened stays as it is.", n))
 }
 
-// request is one authorized command.
+// request is one command, authorized once it runs.
 type request struct {
 	owner, name   string
 	issue         int
@@ -298,65 +336,15 @@ type request struct {
 	defaultBranch string
 	installation  int64
 	cmd           *command.Command
-	// delivery identifies the job's status comment.
+	// delivery identifies the job's status comment and token spend.
 	delivery string
+	// subject is the queue's "owner/name#number" of the delivery.
+	subject string
+	// settings is the default branch's configuration, read once.
+	settings *settings
 }
 
 func (q request) fullName() string { return q.owner + "/" + q.name }
-
-// authorized: write, maintain or admin on the repository, or an active
-// member of a team the repository's config (default branch) lists.
-func (r *Runner) authorized(ctx context.Context, gh *github.Client, owner, name, user, defaultBranch string) (bool, error) {
-	perm, resp, err := gh.Repositories.GetPermissionLevel(ctx, owner, name, user)
-	if err != nil && (resp == nil || resp.StatusCode != http.StatusNotFound) {
-		return false, err
-	}
-	if err == nil {
-		switch perm.GetRoleName() {
-		case "admin", "maintain", "write":
-			return true, nil
-		}
-		switch perm.GetPermission() {
-		case "admin", "write":
-			return true, nil
-		}
-	}
-	cfg, err := repoConfig(ctx, gh, owner, name, defaultBranch)
-	if err != nil {
-		return false, err
-	}
-	for _, team := range cfg.Commands.Teams {
-		org, slug, _ := strings.Cut(team, "/")
-		m, resp, err := gh.Teams.GetTeamMembershipBySlug(ctx, org, slug, user)
-		if err != nil {
-			if resp != nil && resp.StatusCode == http.StatusNotFound {
-				continue
-			}
-			return false, err
-		}
-		if m.GetState() == "active" {
-			return true, nil
-		}
-	}
-	return false, nil
-}
-
-// repoConfig reads .github/kubewright.yaml from the default branch, never
-// from a pull request branch; a missing file is the empty configuration.
-func repoConfig(ctx context.Context, gh *github.Client, owner, name, ref string) (*config.Repo, error) {
-	file, _, resp, err := gh.Repositories.GetContents(ctx, owner, name, config.RepoConfigPath, &github.RepositoryContentGetOptions{Ref: ref})
-	if err != nil {
-		if resp != nil && resp.StatusCode == http.StatusNotFound {
-			return &config.Repo{}, nil
-		}
-		return nil, err
-	}
-	content, err := file.GetContent()
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", config.RepoConfigPath, err)
-	}
-	return config.ParseRepo(config.RepoConfigPath, []byte(content))
-}
 
 // defaultBranchOf is the repository's default branch: from the payload,
 // or asked of GitHub when the payload leaves it out.
@@ -375,7 +363,10 @@ func isBot(u *github.User) bool {
 	return u.GetType() == "Bot" || strings.HasSuffix(u.GetLogin(), "[bot]")
 }
 
-// classify maps GitHub errors to queue retry semantics.
+// classify maps errors to queue retry semantics: GitHub's rate limits
+// snooze, its client errors and a stage that cannot succeed on a retry
+// (a broken configuration, a repository over the caps, a deterministic
+// stage past its deadline) are permanent, the rest is retried.
 func classify(err error) error {
 	if err == nil {
 		return nil
@@ -390,6 +381,9 @@ func classify(err error) error {
 			return queue.RetryAfter(d)
 		}
 		return queue.RetryAfter(time.Minute)
+	}
+	if se := describe(err, Timeouts{}); se != nil && se.permanent() {
+		return queue.Permanent(err)
 	}
 	var er *github.ErrorResponse
 	if errors.As(err, &er) && er.Response != nil {

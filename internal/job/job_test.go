@@ -20,6 +20,7 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/githubapp"
 	"github.com/kubewright/kubewright/internal/githubfake"
@@ -93,8 +94,8 @@ func newEnvWithConfig(t testing.TB, repoConfig string) *env {
 	}
 	eph := validate.NewEphemeral(assets)
 	t.Cleanup(func() { eph.Stop() })
-	v := func(ctx context.Context, dir string, extra ...validate.Check) (*validate.Report, error) {
-		return validate.Validate(ctx, dir, validate.Options{CRDs: crds, DryRun: validate.DryRunCheck{
+	v := func(ctx context.Context, dir string, cfg *config.Repo, extra ...validate.Check) (*validate.Report, error) {
+		return validate.Validate(ctx, dir, validate.Options{CRDs: crds, Config: cfg, DryRun: validate.DryRunCheck{
 			Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}}.With(extra...))
 	}
 	rebuild := func(opts ...job.Option) *job.Runner { return job.New(clients, v, opts...) }
@@ -395,7 +396,7 @@ func TestStatusComment(t *testing.T) {
 	id := e.fake.AddComment("acme", "shop", e.issue, "octocat", "/ai containerize")
 	payload, _ := json.Marshal(github.IssueCommentEvent{
 		Action: github.Ptr("created"), Issue: &github.Issue{Number: github.Ptr(e.issue)},
-		Comment: &github.IssueComment{ID: github.Ptr(id), Body: github.Ptr("/ai containerize"),
+		Comment: &github.IssueComment{ID: github.Ptr(id), Body: github.Ptr("/ai containerize"), AuthorAssociation: github.Ptr("COLLABORATOR"),
 			User: &github.User{Login: github.Ptr("octocat"), ID: github.Ptr(int64(1)), Type: github.Ptr("User")}},
 		Repo: &github.Repository{Name: github.Ptr("shop"), FullName: github.Ptr("acme/shop"), DefaultBranch: github.Ptr("main"),
 			Owner: &github.User{Login: github.Ptr("acme")}},
@@ -425,7 +426,7 @@ func TestStatusComment(t *testing.T) {
 // annotation at the finding's file and line.
 func TestValidationFailureOpensDraft(t *testing.T) {
 	e := newEnv(t)
-	e.runner = e.rebuildWith(func(ctx context.Context, dir string, extra ...validate.Check) (*validate.Report, error) {
+	e.runner = e.rebuildWith(func(ctx context.Context, dir string, _ *config.Repo, extra ...validate.Check) (*validate.Report, error) {
 		return &validate.Report{
 			Stages: []validate.StageResult{{Name: "build"}, {Name: "dryrun", Errors: 1}},
 			Findings: []finding.Finding{{ID: "KW-DRYRUN-001", Severity: finding.Error, Stage: "dryrun",

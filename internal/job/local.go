@@ -18,6 +18,10 @@ type ContainerizeOptions struct {
 	Author author.Options
 	Force  bool
 	DryRun bool
+	// Config is the repository's configuration when the caller has read
+	// it (a job: once, from the default branch); nil reads
+	// .github/kubewright.yaml under the root.
+	Config *config.Repo
 }
 
 // Plan is what a containerize run found, wrote and assumed.
@@ -35,9 +39,12 @@ type Plan struct {
 // Containerize analyzes the repository at root, authors what is missing
 // with the deterministic author and applies it under the write policy.
 func Containerize(ctx context.Context, root string, opts ContainerizeOptions) (*Plan, error) {
-	cfg, err := config.LoadRepo(root)
-	if err != nil {
-		return nil, err
+	cfg := opts.Config
+	if cfg == nil {
+		var err error
+		if cfg, err = config.LoadRepo(root); err != nil {
+			return nil, err
+		}
 	}
 	model, err := analyze.New().Analyze(ctx, root)
 	if err != nil {

@@ -4,100 +4,117 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	"github.com/google/go-github/v88/github"
 
 	"github.com/kubewright/kubewright/internal/command"
+	"github.com/kubewright/kubewright/internal/publish"
 	"github.com/kubewright/kubewright/internal/queue"
 )
 
-// statusComments remembers the status comment of each delivery so queued,
-// in progress and done are one comment edited in place. It lives in the
-// process: after a restart the next state starts a new comment.
-type statusComments struct {
-	mu  sync.Mutex
-	ids map[string]statusRef
-}
+// StatusStore remembers each delivery's status comment, so that queued,
+// in progress and done are one comment edited in place, by whichever
+// replica runs or parks the job (see publish.StatusStore). The queue's
+// database implements it (*queue.Queue); NewMemoryStatus is the
+// one-process version. The Runner reads it (a position already shown, a
+// status to update after a failure); its Publisher writes it.
+type StatusStore = publish.StatusStore
 
-type statusRef struct {
-	id    int64
-	ahead int
-}
+// WithStatusStore keeps status comment IDs in s (the queue's database, so
+// that every replica edits the same comment). The default is in memory.
+func WithStatusStore(s StatusStore) Option { return func(r *Runner) { r.store = s } }
+
+// NewMemoryStatus returns an empty in-memory StatusStore: one process
+// only, forgotten on restart.
+func NewMemoryStatus() StatusStore { return publish.NewMemoryStatus() }
+
+// running is the queue position recorded while the job runs.
+const running = publish.Running
 
 var _ queue.Waiter = (*Runner)(nil)
 
-// setStatus creates or edits the delivery's status comment.
-func (r *Runner) setStatus(ctx context.Context, gh *github.Client, q request, delivery, body string) error {
-	r.status.mu.Lock()
-	ref, ok := r.status.ids[delivery]
-	r.status.mu.Unlock()
-	if ok {
-		_, _, err := gh.Issues.EditComment(ctx, q.owner, q.name, ref.id, &github.IssueComment{Body: github.Ptr(body)})
-		return err
-	}
-	c, _, err := gh.Issues.CreateComment(ctx, q.owner, q.name, q.issue, &github.IssueComment{Body: github.Ptr(body)})
-	if err != nil {
-		return err
-	}
-	r.status.mu.Lock()
-	r.status.ids[delivery] = statusRef{id: c.GetID(), ahead: -1}
-	r.status.mu.Unlock()
-	return nil
+// setStatus creates or edits the delivery's status comment and records
+// its position.
+func (r *Runner) setStatus(ctx context.Context, pub Publisher, q request, body string, ahead int) error {
+	return pub.SetStatus(ctx, q.thread(), q.delivery, body, ahead)
 }
 
-// finishStatus writes the final state and forgets the comment.
-func (r *Runner) finishStatus(ctx context.Context, gh *github.Client, q request, delivery, body string) error {
-	err := r.setStatus(ctx, gh, q, delivery, body)
-	r.status.mu.Lock()
-	delete(r.status.ids, delivery)
-	r.status.mu.Unlock()
-	return err
+// finishStatus writes the final state and forgets the comment. A job
+// without a status comment gets the final state as a new comment.
+func (r *Runner) finishStatus(ctx context.Context, pub Publisher, q request, body string) error {
+	return pub.FinishStatus(ctx, q.thread(), q.delivery, body)
 }
 
-// Waiting is called by the queue while a containerize waits for another job
-// of its repository: the requester sees the queue position. Only authorized
-// containerize commands get a status; the comment is edited when the
-// position changes.
+// hasStatus reports whether the delivery has a status comment.
+func (r *Runner) hasStatus(ctx context.Context, delivery string) bool {
+	_, _, ok, err := r.store.LoadStatus(ctx, delivery)
+	return ok && err == nil
+}
+
+// Waiting is called by the queue when a job is parked behind other jobs
+// of its repository and when its position changes: the requester sees the
+// position in the job's status comment. It is cheap on purpose: no
+// permission or team lookup (authorization happens once, when the job
+// runs). The position is shown only for a command that would run, from a
+// commenter GitHub already associates with the repository (owner, member
+// or collaborator); anyone else's job shows nothing until it runs and is
+// answered.
 func (r *Runner) Waiting(ctx context.Context, d queue.Delivery, ahead int) {
 	if d.Event != "issue_comment" {
 		return
 	}
 	var ev github.IssueCommentEvent
-	if json.Unmarshal(d.Payload, &ev) != nil || isBot(ev.GetComment().GetUser()) {
+	if json.Unmarshal(d.Payload, &ev) != nil || ev.GetAction() != "created" {
 		return
 	}
-	res := command.Parse(ev.GetComment().GetBody(), command.Options{Prefix: r.prefix, Context: command.Anywhere})
-	if res.Kind != command.KindCommand || res.Command.Name != "containerize" {
+	c := ev.GetComment()
+	if isBot(c.GetUser()) || !associated(c.GetAuthorAssociation()) {
 		return
 	}
-	r.status.mu.Lock()
-	ref, seen := r.status.ids[d.ID]
-	r.status.mu.Unlock()
-	if seen && ref.ahead == ahead {
+	where := command.Issue
+	if ev.GetIssue().IsPullRequest() {
+		where = command.PullRequest
+	}
+	res := command.Parse(c.GetBody(), command.Options{Prefix: r.prefix, Context: where})
+	if !r.wouldRun(res, where) {
 		return
 	}
-	owner, name := ev.GetRepo().GetOwner().GetLogin(), ev.GetRepo().GetName()
+	if _, shown, ok, err := r.store.LoadStatus(ctx, d.ID); err == nil && ok && shown == ahead {
+		return
+	}
 	gh, err := r.clients.Installation(d.Installation)
 	if err != nil {
 		return
 	}
-	if !seen {
-		ok, err := r.authorized(ctx, gh, owner, name, ev.GetComment().GetUser().GetLogin(), ev.GetRepo().GetDefaultBranch())
-		if err != nil || !ok {
-			return // the job itself will refuse politely
-		}
-	}
-	q := request{owner: owner, name: name, issue: ev.GetIssue().GetNumber()}
+	q := request{owner: ev.GetRepo().GetOwner().GetLogin(), name: ev.GetRepo().GetName(), issue: ev.GetIssue().GetNumber(), delivery: d.ID}
 	body := fmt.Sprintf("⏳ Queued: %d kubewright job(s) of this repository are ahead of this one.", ahead)
-	if err := r.setStatus(ctx, gh, q, d.ID, body); err != nil {
-		r.log.Warn("status comment", "delivery", d.ID, "error", err)
-		return
+	if err := r.setStatus(ctx, r.pubFor(gh, r.store), q, body, ahead); err != nil {
+		r.log.Warn("status comment", "delivery", d.ID, "error", r.clean(err.Error()))
 	}
-	r.status.mu.Lock()
-	if ref, ok := r.status.ids[d.ID]; ok {
-		ref.ahead = ahead
-		r.status.ids[d.ID] = ref
+}
+
+// wouldRun: the command runs a job (not a reply, a cancel or a command
+// this version lacks).
+func (r *Runner) wouldRun(res command.Result, where command.Place) bool {
+	if intent := freeText(res); intent != "" {
+		return r.agents != nil && where == command.Issue
 	}
-	r.status.mu.Unlock()
+	if res.Kind != command.KindCommand {
+		return false
+	}
+	switch res.Command.Name {
+	case "containerize", "plan", "validate":
+		return true
+	}
+	return false
+}
+
+// associated: GitHub's author_association says the commenter owns the
+// repository, belongs to its organization or collaborates on it.
+func associated(a string) bool {
+	switch a {
+	case "OWNER", "MEMBER", "COLLABORATOR":
+		return true
+	}
+	return false
 }

@@ -34,6 +34,16 @@ type Ledger interface {
 // dayFormat names a UTC day in ledgers.
 const dayFormat = "2006-01-02"
 
+// JobDay is the day under which [WithJobLedger] records a job's own
+// spend: a job's budget spans all its attempts, whatever their dates.
+const JobDay = "job"
+
+// Forgetter is implemented by ledgers that can drop a key's rows, so
+// that per-job keys do not outlive their jobs.
+type Forgetter interface {
+	Forget(ctx context.Context, key string) error
+}
+
 // ledgerTimeout bounds one ledger operation. Ledger calls do not take the
 // job's context: usage must be recorded even when the job was cancelled
 // while the model answered.
@@ -72,16 +82,33 @@ func (l *MemoryLedger) Add(_ context.Context, key, day string, tokens int) (int,
 	return l.totals[k], nil
 }
 
+// Forget implements [Forgetter].
+func (l *MemoryLedger) Forget(_ context.Context, key string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k := range l.totals {
+		if k[0] == key {
+			delete(l.totals, k)
+		}
+	}
+	return nil
+}
+
 // SQLLedger is a [Ledger] in the table kubewright_llm_usage of a SQLite
 // or PostgreSQL database, so that replicas sharing a database share the
 // daily budget.
 type SQLLedger struct {
-	db         *sql.DB
-	spentQuery string
-	addQuery   string
+	db          *sql.DB
+	spentQuery  string
+	addQuery    string
+	forgetQuery string
 }
 
-var _ Ledger = (*SQLLedger)(nil)
+var (
+	_ Ledger    = (*SQLLedger)(nil)
+	_ Forgetter = (*SQLLedger)(nil)
+	_ Forgetter = (*MemoryLedger)(nil)
+)
 
 const createUsageTable = `CREATE TABLE IF NOT EXISTS kubewright_llm_usage (
 	key TEXT NOT NULL,
@@ -105,6 +132,7 @@ func NewSQLLedger(ctx context.Context, db *sql.DB, dialect string) (*SQLLedger, 
 		l.addQuery = `INSERT INTO kubewright_llm_usage (key, day, tokens) VALUES (?, ?, ?)
 ON CONFLICT (key, day) DO UPDATE SET tokens = kubewright_llm_usage.tokens + excluded.tokens
 RETURNING tokens`
+		l.forgetQuery = `DELETE FROM kubewright_llm_usage WHERE key = ?`
 		if _, err := db.ExecContext(ctx, createUsageTable); err != nil {
 			return nil, fmt.Errorf("create table kubewright_llm_usage: %w", err)
 		}
@@ -113,6 +141,7 @@ RETURNING tokens`
 		l.addQuery = `INSERT INTO kubewright_llm_usage (key, day, tokens) VALUES ($1, $2, $3)
 ON CONFLICT (key, day) DO UPDATE SET tokens = kubewright_llm_usage.tokens + excluded.tokens
 RETURNING tokens`
+		l.forgetQuery = `DELETE FROM kubewright_llm_usage WHERE key = $1`
 		if err := createPostgresTable(ctx, db); err != nil {
 			return nil, err
 		}
@@ -165,12 +194,20 @@ func (l *SQLLedger) Add(ctx context.Context, key, day string, tokens int) (int, 
 	return int(n), nil
 }
 
+// Forget implements [Forgetter].
+func (l *SQLLedger) Forget(ctx context.Context, key string) error {
+	if _, err := l.db.ExecContext(ctx, l.forgetQuery, key); err != nil {
+		return fmt.Errorf("forget token usage of %s: %w", key, err)
+	}
+	return nil
+}
+
 // Call is one recorded model call.
 type Call struct {
-	Agent string
-	Usage Usage
+	Agent string `json:"agent"`
+	Usage Usage  `json:"usage"`
 	// At is when the call was recorded (the meter's clock).
-	At time.Time
+	At time.Time `json:"at"`
 }
 
 // MeterOption configures a [Meter].
@@ -187,6 +224,18 @@ func WithLedger(l Ledger, key string) MeterOption {
 	}
 }
 
+// WithJobLedger makes the per-job budget span a job's attempts: every
+// call is also recorded in l under key (e.g. "job/<delivery ID>", day
+// [JobDay]), and the meter starts from what earlier attempts of the job
+// recorded there, read before the first call. Forget the key when the job
+// is over.
+func WithJobLedger(l Ledger, key string) MeterOption {
+	return func(m *Meter) {
+		m.jobLedger = l
+		m.jobKey = key
+	}
+}
+
 // WithClock sets the clock that decides the UTC day (tests).
 func WithClock(now func() time.Time) MeterOption {
 	return func(m *Meter) { m.now = now }
@@ -198,14 +247,18 @@ func WithClock(now func() time.Time) MeterOption {
 // [Meter.After] then reports. Every method works on a nil *Meter, which
 // accounts nothing and never refuses.
 type Meter struct {
-	budget Budget
-	ledger Ledger
-	key    string
-	now    func() time.Time
+	budget    Budget
+	ledger    Ledger
+	key       string
+	jobLedger Ledger
+	jobKey    string
+	now       func() time.Time
 
 	mu        sync.Mutex
 	calls     []Call
 	total     Usage
+	prior     int    // tokens earlier attempts of the job spent
+	priorRead bool   // prior has been read from jobLedger
 	exhausted string // the reason a budget stopped the job; "" while none did
 }
 
@@ -253,8 +306,17 @@ func (m *Meter) Before(agent string, promptTokens, maxCompletion int) error {
 	if m.exhausted != "" {
 		return fmt.Errorf("llm %s: %w: %s", agent, ErrBudget, m.exhausted)
 	}
-	if b := m.budget.PerJob; b > 0 && m.total.Total()+need > b {
-		return m.refuse(agent, fmt.Sprintf("job budget of %d tokens: %d spent, this call needs about %d", b, m.total.Total(), need))
+	if m.jobLedger != nil && !m.priorRead {
+		ctx, cancel := context.WithTimeout(context.Background(), ledgerTimeout)
+		prior, err := m.jobLedger.Spent(ctx, m.jobKey, JobDay)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("llm %s: read what earlier attempts of the job spent: %w", agent, err)
+		}
+		m.prior, m.priorRead = prior, true
+	}
+	if b := m.budget.PerJob; b > 0 && m.jobSpent()+need > b {
+		return m.refuse(agent, fmt.Sprintf("job budget of %d tokens: %s, this call needs about %d", b, m.spentWords(), need))
 	}
 	if b := m.budget.PerDay; b > 0 {
 		day := m.day()
@@ -278,6 +340,17 @@ func (m *Meter) refuse(agent, reason string) error {
 }
 
 func (m *Meter) day() string { return m.now().UTC().Format(dayFormat) }
+
+// jobSpent is what the job spent over its attempts; m.mu is held.
+func (m *Meter) jobSpent() int { return m.prior + m.total.Total() }
+
+// spentWords says what the job spent; m.mu is held.
+func (m *Meter) spentWords() string {
+	if m.prior > 0 {
+		return fmt.Sprintf("%d spent (%d by earlier attempts)", m.jobSpent(), m.prior)
+	}
+	return fmt.Sprintf("%d spent", m.jobSpent())
+}
 
 // After records what a call used; it always records it, also when it
 // returns an error. It returns an error wrapping [ErrBudget] when a
@@ -305,10 +378,22 @@ func (m *Meter) After(agent string, u Usage) error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("llm %s: %w", agent, err))
 	}
+	if m.jobLedger != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), ledgerTimeout)
+		jobTotal, jerr := m.jobLedger.Add(ctx, m.jobKey, JobDay, u.Total())
+		cancel()
+		if jerr != nil {
+			errs = append(errs, fmt.Errorf("llm %s: %w", agent, jerr))
+		} else {
+			// The ledger's total is what every attempt spent, this call
+			// included (also when After came without a Before).
+			m.prior, m.priorRead = max(jobTotal-m.total.Total(), 0), true
+		}
+	}
 	var over string
 	switch {
-	case m.budget.PerJob > 0 && m.total.Total() > m.budget.PerJob:
-		over = fmt.Sprintf("job budget of %d tokens: %d spent", m.budget.PerJob, m.total.Total())
+	case m.budget.PerJob > 0 && m.jobSpent() > m.budget.PerJob:
+		over = fmt.Sprintf("job budget of %d tokens: %s", m.budget.PerJob, m.spentWords())
 	case err == nil && m.budget.PerDay > 0 && dayTotal > m.budget.PerDay:
 		over = fmt.Sprintf("daily budget of %d tokens for installation %s: %d spent on %s (UTC)", m.budget.PerDay, m.key, dayTotal, day)
 	}

@@ -414,6 +414,24 @@ func testLedger(t *testing.T, l Ledger, prefix string) {
 	if n, err := l.Spent(ctx, key, "2026-11-25"); err != nil || n != workers*each*3 {
 		t.Errorf("after concurrent Adds Spent = %d, %v; want %d", n, err, workers*each*3)
 	}
+
+	// Forget drops every day of one key, and only that key.
+	f, ok := l.(Forgetter)
+	if !ok {
+		t.Fatalf("%T does not implement Forgetter", l)
+	}
+	l.Add(ctx, b, JobDay, 11)
+	if err := f.Forget(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		key, day string
+		want     int
+	}{{b, "2026-11-25", 0}, {b, JobDay, 0}, {a, "2026-11-26", 5}} {
+		if n, err := l.Spent(ctx, c.key, c.day); err != nil || n != c.want {
+			t.Errorf("after Forget(%s): Spent(%s, %s) = %d, %v; want %d", b, c.key, c.day, n, err, c.want)
+		}
+	}
 }
 
 func TestMemoryLedger(t *testing.T) {

@@ -4,30 +4,79 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/kubewright/kubewright/internal/author/agent"
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/redact"
-	"github.com/kubewright/kubewright/internal/workspace"
 )
 
-// AgentOutcome is what one `/ai <free text>` job produced.
-type AgentOutcome struct {
+// RunOutcome is how an agent run ended.
+type RunOutcome string
+
+// Agent run outcomes.
+const (
+	RunValid   RunOutcome = "valid"   // the change passed validation
+	RunFailing RunOutcome = "failing" // attempts ran out with errors left: a draft
+	RunStopped RunOutcome = "stopped" // a budget or the provider stopped it; Reason says which
+	RunNothing RunOutcome = "nothing" // no usable change; Reason says why
+)
+
+// AgentRun is what one `/ai <free text>` run did, for its pull request
+// body or its reply. Intent, Reason, Summary, Assumptions and Risks are
+// the requester's or the model's words: they are redacted and lose their
+// @mentions when rendered.
+type AgentRun struct {
+	Outcome     RunOutcome
+	Intent      string
+	Reason      string
+	Summary     string
+	Attempts    []Attempt
+	Assumptions []string
+	Risks       []string
+	// Report is the validation of the change; NewFindings are the
+	// findings the change added.
+	Report      *Report
+	NewFindings []finding.Finding
+	// Calls, tokens and the secrets redacted from the prompts.
+	Calls                          int
+	PromptTokens, CompletionTokens int
+	Redactions                     int
+}
+
+// Attempt is one round of edits and validation.
+type Attempt struct {
+	N     int
+	Agent string
+	// Review marks the review round: it repairs nothing and its findings
+	// are not listed.
+	Review   bool
+	Summary  string
+	Changed  []string
+	Refused  []Refusal
+	Findings []finding.Finding
+	// Tokens of the attempt's model calls.
+	PromptTokens, CompletionTokens int
+}
+
+// Refusal is an edit the write policy refused.
+type Refusal struct{ Path, Action, Reason string }
+
+// AgentPR is the pull request of an agent job.
+type AgentPR struct {
 	Issue  int
 	Closes bool
 	Branch string
-	Result *agent.Result
-	Files  []workspace.FileResult
+	Run    *AgentRun
+	Files  []FileChange
 }
 
 // AgentPRBody renders the pull request description of an agent job: the
 // request, what changed, the attempt log, and the validation.
-func AgentPRBody(o AgentOutcome) string {
-	r := o.Result
+func AgentPRBody(o AgentPR) string {
+	r := o.Run
 	var b strings.Builder
 	switch r.Outcome {
-	case agent.Failing:
+	case RunFailing:
 		fmt.Fprintf(&b, "> [!WARNING]\n> Validation still fails after %d attempts: this pull request is a draft. The remaining findings are listed below.\n\n", repairRounds(r))
-	case agent.Stopped:
+	case RunStopped:
 		fmt.Fprintf(&b, "> [!WARNING]\n> %s.\n\n", neutral(r.Reason))
 	}
 	b.WriteString("kubewright's agents carried out this request")
@@ -46,7 +95,7 @@ func AgentPRBody(o AgentOutcome) string {
 	b.WriteString("\n## Files\n\n")
 	for _, f := range o.Files {
 		switch f.Action {
-		case workspace.ActionCreate, workspace.ActionUpdate, workspace.ActionDelete:
+		case ActionCreate, ActionUpdate, ActionDelete:
 			fmt.Fprintf(&b, "- `%s` (%s)\n", f.Path, f.Action)
 		}
 	}
@@ -66,27 +115,18 @@ func AgentPRBody(o AgentOutcome) string {
 			fmt.Fprintf(&b, "- %s\n", neutral(a))
 		}
 	}
-	if r.Report != nil {
-		b.WriteString("\n## Validation\n\n")
-		b.WriteString(ValidationTable(r.Report))
-		if len(r.NewFindings) > 0 {
-			b.WriteString("\nFindings this change adds:\n\n")
-			writeFindings(&b, r.NewFindings)
-		}
-	}
-	fmt.Fprintf(&b, "\n<sub>%d model calls, %d prompt and %d completion tokens; %d secrets redacted from the prompts. The model only proposed file contents; kubewright applied them under its write policy and validated them.</sub>\n",
-		len(r.Calls), r.Usage.PromptTokens, r.Usage.CompletionTokens, r.Redactions)
-	b.WriteString("\n## Try it\n\n```sh\n")
-	if o.Branch != "" {
-		fmt.Fprintf(&b, "git fetch origin %s && git switch %s\n", o.Branch, o.Branch)
-	}
-	b.WriteString("kubewright validate .\n```\n")
+	writeTail(&b, tail{
+		report: r.Report, findings: r.NewFindings, intro: "Findings this change adds:\n\n", neutral: true, branch: o.Branch,
+		footer: fmt.Sprintf("\n<sub>%d model calls, %d prompt and %d completion tokens; %d secrets redacted from the prompts. The model only proposed file contents; kubewright applied them under its write policy and validated them.</sub>\n",
+			r.Calls, r.PromptTokens, r.CompletionTokens, r.Redactions),
+		try: "kubewright validate .\n",
+	})
 	return b.String()
 }
 
 // AttemptLog is the table of attempts with, per attempt, the findings that
 // fed the next one.
-func AttemptLog(r *agent.Result) string {
+func AttemptLog(r *AgentRun) string {
 	var b strings.Builder
 	b.WriteString("| # | Agent | Files changed | Edits refused | New errors | New warnings | Tokens (prompt + completion) |\n|---|---|---|---|---|---|---|\n")
 	for _, a := range r.Attempts {
@@ -99,7 +139,7 @@ func AttemptLog(r *agent.Result) string {
 				warns++
 			}
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %d | %d | %d | %d + %d |\n", a.N, a.Agent, len(a.Changed), len(a.Refused), errs, warns, a.Usage.PromptTokens, a.Usage.CompletionTokens)
+		fmt.Fprintf(&b, "| %d | %s | %d | %d | %d | %d | %d + %d |\n", a.N, a.Agent, len(a.Changed), len(a.Refused), errs, warns, a.PromptTokens, a.CompletionTokens)
 	}
 	for _, a := range r.Attempts {
 		if len(a.Changed)+len(a.Refused)+len(a.Findings) == 0 && a.Summary == "" {
@@ -115,9 +155,9 @@ func AttemptLog(r *agent.Result) string {
 		for _, x := range a.Refused {
 			fmt.Fprintf(&b, "- refused %s `%s`: %s\n", neutral(x.Action), secretFree(x.Path), neutral(x.Reason))
 		}
-		if len(a.Findings) > 0 && a.Agent != agent.AgentReview {
+		if len(a.Findings) > 0 && !a.Review {
 			b.WriteString("\nValidation after this attempt:\n\n")
-			writeFindings(&b, a.Findings)
+			writeFindings(&b, a.Findings, true)
 		}
 		b.WriteString("\n</details>\n")
 	}
@@ -125,7 +165,7 @@ func AttemptLog(r *agent.Result) string {
 }
 
 // AgentComment is the reply when an agent job proposes nothing.
-func AgentComment(r *agent.Result) string {
+func AgentComment(r *AgentRun) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "kubewright did not open a pull request for:\n\n> %s\n\n%s\n", quote(r.Intent), Sentence(r.Reason))
 	if len(r.Attempts) > 0 {
@@ -134,20 +174,10 @@ func AgentComment(r *agent.Result) string {
 	return b.String()
 }
 
-func writeFindings(b *strings.Builder, fs []finding.Finding) {
-	for i, f := range redact.Findings(fs[:min(len(fs), maxFindings+1)]) {
-		if i == maxFindings {
-			fmt.Fprintf(b, "- … and %d more (see the check run)\n", len(fs)-maxFindings)
-			return
-		}
-		fmt.Fprintf(b, "- **%s** `%s` %s: %s\n", f.Severity, f.ID, location(f), neutral(f.Message))
-	}
-}
-
-func repairRounds(r *agent.Result) int {
+func repairRounds(r *AgentRun) int {
 	n := 0
 	for _, a := range r.Attempts {
-		if a.Agent != agent.AgentReview {
+		if !a.Review {
 			n++
 		}
 	}

@@ -1,31 +1,30 @@
 // Package publish is the only code that talks to GitHub's write API: pull
-// requests, check runs, comments and reactions. This file renders what
-// those carry. Everything rendered from findings, analysis errors,
-// assumptions and model answers is redacted (internal/redact) first:
-// a finding or a model that quotes a secret never publishes it.
+// requests, check runs, comments, the status comment and reactions
+// (Publisher). It renders what those carry from plain data (view.go) the
+// job gives it. Everything rendered from findings, analysis errors,
+// assumptions and model answers is redacted (internal/redact) first, and
+// every text is redacted again on its way out: a finding or a model that
+// quotes a secret never publishes it.
 package publish
 
 import (
 	"fmt"
 	"strings"
 
-	"github.com/kubewright/kubewright/internal/analyze"
 	"github.com/kubewright/kubewright/internal/finding"
-	"github.com/kubewright/kubewright/internal/redact"
-	"github.com/kubewright/kubewright/internal/validate"
-	"github.com/kubewright/kubewright/internal/workspace"
 )
 
 // Outcome is what one containerize job produced, for the PR body.
 type Outcome struct {
-	Issue       int
-	Closes      bool
-	Branch      string
-	Services    []analyze.Service
-	Errors      []analyze.ServiceError
-	Files       []workspace.FileResult
+	Issue    int
+	Closes   bool
+	Branch   string
+	Services []Service
+	// NotAnalyzed are the analysis errors of projects that were skipped.
+	NotAnalyzed []string
+	Files       []FileChange
 	Assumptions []string
-	Report      *validate.Report
+	Report      *Report
 }
 
 // maxFindings caps the findings listed in a body (GitHub bodies are
@@ -59,10 +58,10 @@ func PRBody(o Outcome) string {
 		}
 		fmt.Fprintf(&b, "| `%s` | `%s` | %s %s | %s | %s | %s | %s |\n", s.Name, s.Path, s.Language, s.LanguageVersion, s.BuildTool, port, dashIfEmpty(s.HealthPath), dashIfEmpty(strings.Join(backing, ", ")))
 	}
-	if len(o.Errors) > 0 {
+	if len(o.NotAnalyzed) > 0 {
 		b.WriteString("\nNot analyzed:\n\n")
-		for _, e := range o.Errors {
-			fmt.Fprintf(&b, "- `%s`\n", secretFree(e.Error()))
+		for _, e := range o.NotAnalyzed {
+			fmt.Fprintf(&b, "- `%s`\n", secretFree(e))
 		}
 	}
 	if d := Mermaid(o.Services); d != "" {
@@ -73,9 +72,9 @@ func PRBody(o Outcome) string {
 	var written, kept []string
 	for _, f := range o.Files {
 		switch f.Action {
-		case workspace.ActionCreate, workspace.ActionUpdate:
+		case ActionCreate, ActionUpdate:
 			written = append(written, fmt.Sprintf("- `%s` (%s)", f.Path, f.Action))
-		case workspace.ActionKeep:
+		case ActionKeep:
 			kept = append(kept, fmt.Sprintf("- `%s`", f.Path))
 		}
 	}
@@ -91,32 +90,20 @@ func PRBody(o Outcome) string {
 		}
 	}
 
+	var fs []finding.Finding
 	if o.Report != nil {
-		b.WriteString("\n## Validation\n\n")
-		b.WriteString(ValidationTable(o.Report))
-		if fs := o.Report.Findings; len(fs) > 0 {
-			b.WriteString("\n")
-			for i, f := range redact.Findings(fs[:min(len(fs), maxFindings+1)]) {
-				if i == maxFindings {
-					fmt.Fprintf(&b, "- … and %d more (see the check run)\n", len(fs)-maxFindings)
-					break
-				}
-				fmt.Fprintf(&b, "- **%s** `%s` %s: %s\n", f.Severity, f.ID, location(f), f.Message)
-			}
-		}
+		fs = o.Report.Findings
 	}
-
-	b.WriteString("\n## Try it\n\n```sh\n")
-	if o.Branch != "" {
-		fmt.Fprintf(&b, "git fetch origin %s && git switch %s\n", o.Branch, o.Branch)
-	}
-	b.WriteString("kubewright validate .            # the same checks, locally\nkubectl apply -k k8s/ --dry-run=server\n")
-	b.WriteString("```\n\nWith Flux: `flux bootstrap` with `--path=gitops/clusters/<env>` reconciles `gitops/`.\n")
+	writeTail(&b, tail{
+		report: o.Report, findings: fs, branch: o.Branch,
+		try:   "kubewright validate .            # the same checks, locally\nkubectl apply -k k8s/ --dry-run=server\n",
+		after: "\nWith Flux: `flux bootstrap` with `--path=gitops/clusters/<env>` reconciles `gitops/`.\n",
+	})
 	return b.String()
 }
 
 // ValidationTable renders stage x result with counts.
-func ValidationTable(r *validate.Report) string {
+func ValidationTable(r *Report) string {
 	var b strings.Builder
 	b.WriteString("| Stage | Result | Errors | Warnings |\n|---|---|---|---|\n")
 	for _, s := range r.Stages {
@@ -135,7 +122,7 @@ func ValidationTable(r *validate.Report) string {
 }
 
 // Mermaid draws services, their backing stores and their calls.
-func Mermaid(svcs []analyze.Service) string {
+func Mermaid(svcs []Service) string {
 	if len(svcs) == 0 {
 		return ""
 	}
@@ -151,7 +138,7 @@ func Mermaid(svcs []analyze.Service) string {
 		}
 		for _, k := range s.Backing {
 			id := nodeID(s.Name + "-" + k.Kind)
-			if k.Kind == analyze.BackingRabbitMQ || k.Kind == analyze.BackingKafka {
+			if k.Shared {
 				id = nodeID(k.Kind) // one shared broker
 			}
 			if !stores[id] {

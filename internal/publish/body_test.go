@@ -10,8 +10,6 @@ import (
 
 	"github.com/kubewright/kubewright/internal/analyze"
 	"github.com/kubewright/kubewright/internal/finding"
-	"github.com/kubewright/kubewright/internal/validate"
-	"github.com/kubewright/kubewright/internal/workspace"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -22,7 +20,7 @@ func polyglotOutcome(t *testing.T, withErrors bool) Outcome {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rep := &validate.Report{Stages: []validate.StageResult{
+	rep := &Report{Stages: []Stage{
 		{Name: "build"}, {Name: "flux"}, {Name: "schema"}, {Name: "dockerfile"}, {Name: "policy", Warnings: 1}, {Name: "dryrun"},
 	}, Findings: []finding.Finding{{ID: "KW-POL-030", Severity: finding.Warning, Stage: "policy", File: "k8s/x.yaml", Line: 3, Message: "namespace x has no NetworkPolicy"}}}
 	if withErrors {
@@ -30,15 +28,29 @@ func polyglotOutcome(t *testing.T, withErrors bool) Outcome {
 		rep.Findings = append(rep.Findings, finding.Finding{ID: "KW-DRYRUN-001", Severity: finding.Error, Stage: "dryrun", File: "k8s/y.yaml", Line: 9, Message: "rejected"})
 	}
 	return Outcome{
-		Issue: 42, Branch: "kubewright/containerize-42", Services: m.Services,
-		Files: []workspace.FileResult{
-			{Path: "order-service/Dockerfile", Action: workspace.ActionCreate},
-			{Path: "k8s/kustomization.yaml", Action: workspace.ActionCreate},
-			{Path: "k8s/existing.yaml", Action: workspace.ActionKeep},
+		Issue: 42, Branch: "kubewright/containerize-42", Services: services(m.Services),
+		Files: []FileChange{
+			{Path: "order-service/Dockerfile", Action: ActionCreate},
+			{Path: "k8s/kustomization.yaml", Action: ActionCreate},
+			{Path: "k8s/existing.yaml", Action: ActionKeep},
 		},
 		Assumptions: []string{"images are pushed to ghcr.io/polyglot-shop/<service>"},
 		Report:      rep,
 	}
+}
+
+// services is the fixture's analysis as the job hands it to publish.
+func services(in []analyze.Service) []Service {
+	var out []Service
+	for _, s := range in {
+		v := Service{Name: s.Name, Path: s.Path, Language: s.Language, LanguageVersion: s.LanguageVersion,
+			BuildTool: s.BuildTool, Port: s.Port, HealthPath: s.HealthPath, Calls: s.Calls}
+		for _, b := range s.Backing {
+			v.Backing = append(v.Backing, Store{Kind: b.Kind, Shared: b.Kind == analyze.BackingRabbitMQ || b.Kind == analyze.BackingKafka})
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 func TestPRBodyGolden(t *testing.T) {

@@ -5,9 +5,7 @@ import (
 	"testing"
 
 	"github.com/kubewright/kubewright/internal/analyze"
-	"github.com/kubewright/kubewright/internal/author/agent"
 	"github.com/kubewright/kubewright/internal/finding"
-	"github.com/kubewright/kubewright/internal/validate"
 )
 
 // Secrets of kinds only gitleaks' rules know (internal/redact), and one
@@ -30,22 +28,22 @@ func TestPublishedTextIsRedacted(t *testing.T) {
 				Hint:    "move " + twilioKey + " to a Secret"},
 		}
 	}
-	rep := &validate.Report{Stages: []validate.StageResult{{Name: "policy", Errors: 1}}, Findings: quoting("report")}
+	rep := &Report{Stages: []Stage{{Name: "policy", Errors: 1}}, Findings: quoting("report")}
 
 	o := polyglotOutcome(t, false)
 	o.Report = rep
 	o.Assumptions = append(o.Assumptions, "the Twilio key "+twilioKey+" stays in the vault")
-	o.Errors = append(o.Errors, analyze.ServiceError{Path: "pay", File: "pay/.npmrc", Line: 2, Message: "bad line //registry/:_authToken=" + ghToken})
+	o.NotAnalyzed = append(o.NotAnalyzed, analyze.ServiceError{Path: "pay", File: "pay/.npmrc", Line: 2, Message: "bad line //registry/:_authToken=" + ghToken}.Error())
 
-	res := &agent.Result{
-		Outcome: agent.Failing, Intent: "add payments; the Stripe key is " + stripeKey, Agent: agent.AgentDeployment,
+	res := &AgentRun{
+		Outcome: RunFailing, Intent: "add payments; the Stripe key is " + stripeKey,
 		Reason:      "the model said " + stripeKey + " is needed",
 		Summary:     "I added the Stripe key " + stripeKey + " to the Deployment.",
 		Assumptions: []string{"Twilio: " + twilioKey},
 		Risks:       []string{"STRIPE_KEY=" + stripeKey + " is committed in plain text"},
-		Attempts: []agent.Attempt{{
-			N: 1, Agent: agent.AgentDeployment, Summary: "wrote " + stripeKey, Changed: []string{"k8s/pay/deployment.yaml"},
-			Refused:  []agent.Refusal{{Path: "k8s/pay/.env", Action: "create", Reason: "holds " + twilioKey}},
+		Attempts: []Attempt{{
+			N: 1, Agent: "deployment-orchestrator", Summary: "wrote " + stripeKey, Changed: []string{"k8s/pay/deployment.yaml"},
+			Refused:  []Refusal{{Path: "k8s/pay/.env", Action: "create", Reason: "holds " + twilioKey}},
 			Findings: quoting("attempt"),
 		}},
 		Report: rep, NewFindings: quoting("new"),
@@ -53,7 +51,7 @@ func TestPublishedTextIsRedacted(t *testing.T) {
 
 	bodies := map[string]string{
 		"PRBody":       PRBody(o),
-		"AgentPRBody":  AgentPRBody(AgentOutcome{Issue: 7, Branch: "kubewright/ai-7", Result: res}),
+		"AgentPRBody":  AgentPRBody(AgentPR{Issue: 7, Branch: "kubewright/ai-7", Run: res}),
 		"AgentComment": AgentComment(res),
 		"AttemptLog":   AttemptLog(res),
 	}

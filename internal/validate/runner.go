@@ -24,6 +24,25 @@ type Options struct {
 	// DryRun is the server-side dry-run stage; nil skips it (reported as
 	// skipped, never silently).
 	DryRun Check
+	// Config is the repository's configuration as the caller read it (a
+	// job reads it once, from the default branch). When set, Validate uses
+	// it and ignores any .github/kubewright.yaml in the directory, so a
+	// pull request cannot switch off the rules that gate it.
+	Config *config.Repo
+	// BuildTimeout bounds each kustomize root's build (default
+	// DefaultBuildTimeout); a root that overruns becomes a finding.
+	BuildTimeout time.Duration
+	// Progress, when set, is called as each stage starts; the function
+	// it returns is called when the stage ends (the CLI's progress line).
+	Progress func(stage string) (done func())
+}
+
+// progress starts a stage on the Progress hook, if any.
+func (o Options) progress(stage string) func() {
+	if o.Progress == nil {
+		return func() {}
+	}
+	return o.Progress(stage)
 }
 
 // With returns the options with extra stages after the offline ones (and
@@ -61,35 +80,48 @@ type Report struct {
 	Stages   []StageResult     `json:"stages"`
 	Roots    int               `json:"roots"`
 	Objects  int               `json:"objects"`
+	// Dockerfiles is how many Dockerfiles the dockerfile stage looked at.
+	Dockerfiles int `json:"dockerfiles"`
 }
 
 // Validate runs every stage over the repository at dir.
 func Validate(ctx context.Context, dir string, opts Options) (*Report, error) {
 	start := time.Now()
-	in, fs, err := Load(ctx, dir)
+	endBuild := opts.progress(StageBuild)
+	in, fs, err := LoadWith(ctx, dir, LoadOptions{BuildTimeout: opts.BuildTimeout})
+	endBuild()
 	if err != nil {
 		return nil, err
 	}
-	cfg, cerr := config.LoadRepo(in.Dir)
+	cfg, cerr := opts.Config, error(nil)
+	if cfg == nil {
+		cfg, cerr = config.LoadRepo(in.Dir)
+	}
 	if cerr != nil {
 		fs = append(fs, finding.Finding{ID: "KW-DISCOVER-002", Severity: finding.Error, Stage: StageDiscover, File: config.RepoConfigPath,
 			Message: cerr.Error(), Hint: "fix the file; validation ran with default settings"})
 	} else {
 		in.Config = cfg.Validate
 	}
-	crdDirs := append([]string(nil), opts.CRDDirs...)
-	for _, d := range in.Config.CRDs {
-		crdDirs = append(crdDirs, in.Dir+"/"+d)
-	}
 	in.CRDs = append(in.CRDs, opts.CRDs...)
-	if len(crdDirs) > 0 {
-		crds, err := LoadCRDs(crdDirs...)
+	if len(opts.CRDDirs) > 0 {
+		crds, err := LoadCRDs(opts.CRDDirs...)
 		if err != nil {
 			return nil, fmt.Errorf("load CRDs: %w", err)
 		}
 		in.CRDs = append(in.CRDs, crds...)
 	}
+	// Paths from the repository's configuration are untrusted: bounded
+	// reads, and findings rather than a failed validation.
+	repoCRDs, crdFs := LoadRepoCRDs(in.Dir, in.Config.CRDs...)
+	in.CRDs = append(in.CRDs, repoCRDs...)
+	fs = append(fs, crdFs...)
 	rep := &Report{Roots: len(in.Roots), Objects: len(in.Objects)}
+	for _, f := range in.Files {
+		if dockerIsDockerfile(f) {
+			rep.Dockerfiles++
+		}
+	}
 	buildStage := StageResult{Name: StageBuild, Duration: time.Since(start)}
 	rep.add(&buildStage, fs)
 
@@ -104,8 +136,9 @@ func Validate(ctx context.Context, dir string, opts Options) (*Report, error) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		t := time.Now()
+		t, end := time.Now(), opts.progress(c.Name())
 		got := c.Check(ctx, in)
+		end()
 		st := StageResult{Name: c.Name(), Duration: time.Since(t)}
 		rep.add(&st, applyRules(got, in.Config.Rules))
 	}

@@ -5,17 +5,24 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/go-git/go-billy/v5"
+	"github.com/go-git/go-billy/v5/osfs"
 	git "github.com/go-git/go-git/v5"
 	"github.com/go-git/go-git/v5/config"
 	"github.com/go-git/go-git/v5/plumbing"
+	"github.com/go-git/go-git/v5/plumbing/cache"
 	"github.com/go-git/go-git/v5/plumbing/object"
 	"github.com/go-git/go-git/v5/plumbing/transport/http"
+	"github.com/go-git/go-git/v5/storage/filesystem"
 )
 
-// Workspace is a shallow clone of one branch in a temporary directory that
+// Workspace is a shallow clone of one branch in a work directory that
 // Close always removes.
 type Workspace struct {
 	dir    string
@@ -29,11 +36,50 @@ type Workspace struct {
 // workspace was cloned from (the default branch).
 var ErrProtectedBranch = errors.New("refusing to push to the base branch")
 
+// ErrTooLarge is wrapped by the error of a clone that exceeds its byte or
+// file cap.
+var ErrTooLarge = errors.New("repository too large for kubewright")
+
+// Default clone caps: a repository kubewright can analyze and validate in
+// the job's time fits well inside them.
+const (
+	DefaultMaxBytes = 512 << 20
+	DefaultMaxFiles = 100_000
+)
+
+// DirPrefix starts the name of every workspace directory under a work
+// root, so that Sweep removes only workspaces.
+const DirPrefix = "kubewright-ws-"
+
+// CloneOptions bound a clone. The zero value clones into the system's
+// temporary directory with the default caps.
+type CloneOptions struct {
+	// Root is the directory the workspace is created in (default
+	// os.TempDir()).
+	Root string
+	// MaxBytes caps what the clone writes to disk, .git and the working
+	// tree together (default DefaultMaxBytes). The clone stops as soon as
+	// it is exceeded.
+	MaxBytes int64
+	// MaxFiles caps the files and symlinks the clone creates (default
+	// DefaultMaxFiles).
+	MaxFiles int
+}
+
 // Clone makes a shallow, single-branch clone of url at branch, authenticating
 // with an installation token (as GitHub's smart HTTP expects:
-// user x-access-token). The token never appears in errors.
-func Clone(ctx context.Context, url, token, branch string) (*Workspace, error) {
-	dir, err := os.MkdirTemp("", "kubewright-ws-")
+// user x-access-token). The token never appears in errors. Every byte and
+// file the clone writes counts against o's caps, so an oversized
+// repository stops the clone early with an error wrapping ErrTooLarge
+// instead of filling the disk.
+func Clone(ctx context.Context, url, token, branch string, o CloneOptions) (*Workspace, error) {
+	if o.MaxBytes <= 0 {
+		o.MaxBytes = DefaultMaxBytes
+	}
+	if o.MaxFiles <= 0 {
+		o.MaxFiles = DefaultMaxFiles
+	}
+	dir, err := os.MkdirTemp(o.Root, DirPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("workspace: %w", err)
 	}
@@ -41,10 +87,22 @@ func Clone(ctx context.Context, url, token, branch string) (*Workspace, error) {
 	if token != "" {
 		w.auth = &http.BasicAuth{Username: "x-access-token", Password: token}
 	}
-	repo, err := git.PlainCloneContext(ctx, dir, false, &git.CloneOptions{
+	caps := &diskCap{maxBytes: o.MaxBytes, maxFiles: int64(o.MaxFiles)}
+	wt := cappedFS{Filesystem: osfs.New(dir), cap: caps}
+	dot, err := wt.Chroot(git.GitDirName)
+	if err != nil {
+		w.Close()
+		return nil, fmt.Errorf("workspace: %w", err)
+	}
+	repo, err := git.CloneContext(ctx, filesystem.NewStorage(dot, cache.NewObjectLRUDefault()), wt, &git.CloneOptions{
 		URL: url, Auth: w.auth, ReferenceName: plumbing.NewBranchReferenceName(branch),
 		SingleBranch: true, Depth: 1, Tags: git.NoTags,
 	})
+	// The caps bound the clone only: kubewright's own commits are small.
+	if over := caps.stop(); over != nil {
+		w.Close()
+		return nil, fmt.Errorf("clone %s (branch %s): %w", url, branch, over)
+	}
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("clone %s (branch %s): %w", url, branch, scrub(err, token))
@@ -56,6 +114,37 @@ func Clone(ctx context.Context, url, token, branch string) (*Workspace, error) {
 	}
 	w.repo, w.baseID = repo, head.Hash()
 	return w, nil
+}
+
+// Sweep removes the workspaces under root last modified before olderThan
+// ago: the leftovers of a process that died mid-job. Other entries of root
+// are left alone. It returns how many it removed.
+func Sweep(root string, olderThan time.Duration) (int, error) {
+	entries, err := os.ReadDir(root)
+	if err != nil {
+		return 0, fmt.Errorf("sweep %s: %w", root, err)
+	}
+	cutoff := time.Now().Add(-olderThan)
+	n := 0
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() || !strings.HasPrefix(e.Name(), DirPrefix) {
+			continue
+		}
+		info, err := e.Info()
+		if err != nil || !info.ModTime().Before(cutoff) {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(root, e.Name())); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		n++
+	}
+	if len(errs) > 0 {
+		return n, fmt.Errorf("sweep %s: %w", root, errors.Join(errs...))
+	}
+	return n, nil
 }
 
 // Dir is the working tree.
@@ -148,4 +237,130 @@ func scrub(err error, token string) error {
 		return err
 	}
 	return errors.New(strings.ReplaceAll(err.Error(), token, "***"))
+}
+
+// diskCap counts what a clone writes and trips once at a cap; every write
+// after that fails with the same error, which aborts the clone.
+type diskCap struct {
+	maxBytes, maxFiles int64
+	bytes, files       atomic.Int64
+	stopped            atomic.Bool
+
+	mu   sync.Mutex
+	over error
+}
+
+func (c *diskCap) addBytes(n int) error {
+	if c.stopped.Load() {
+		return nil
+	}
+	if b := c.bytes.Add(int64(n)); b > c.maxBytes {
+		unit, name := int64(1<<20), "MB"
+		if c.maxBytes < unit {
+			unit, name = 1<<10, "KB"
+		}
+		return c.trip(fmt.Errorf("%w (%d %s > %d %s on disk): kubewright clones only the branch's latest commit; move large files out of the repository (Git LFS objects are not fetched)",
+			ErrTooLarge, (b+unit-1)/unit, name, c.maxBytes/unit, name))
+	}
+	return nil
+}
+
+func (c *diskCap) addFile() error {
+	if c.stopped.Load() {
+		return nil
+	}
+	if n := c.files.Add(1); n > c.maxFiles {
+		return c.trip(fmt.Errorf("%w (more than %d files): kubewright validates repositories of up to %d files in the branch's latest commit", ErrTooLarge, c.maxFiles, c.maxFiles))
+	}
+	return nil
+}
+
+func (c *diskCap) trip(err error) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.over == nil {
+		c.over = err
+	}
+	return c.over
+}
+
+// stop lifts the caps and returns the error they tripped with, if any.
+func (c *diskCap) stop() error {
+	c.stopped.Store(true)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.over
+}
+
+// cappedFS counts the files created and bytes written through it against
+// a diskCap.
+type cappedFS struct {
+	billy.Filesystem
+	cap *diskCap
+}
+
+func (f cappedFS) Create(name string) (billy.File, error) {
+	return f.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o666)
+}
+
+func (f cappedFS) OpenFile(name string, flag int, perm os.FileMode) (billy.File, error) {
+	if flag&os.O_CREATE != 0 {
+		if err := f.cap.addFile(); err != nil {
+			return nil, err
+		}
+	}
+	file, err := f.Filesystem.OpenFile(name, flag, perm)
+	if err != nil || flag&(os.O_WRONLY|os.O_RDWR) == 0 {
+		return file, err
+	}
+	return cappedFile{File: file, cap: f.cap}, nil
+}
+
+func (f cappedFS) TempFile(dir, prefix string) (billy.File, error) {
+	if err := f.cap.addFile(); err != nil {
+		return nil, err
+	}
+	file, err := f.Filesystem.TempFile(dir, prefix)
+	if err != nil {
+		return nil, err
+	}
+	return cappedFile{File: file, cap: f.cap}, nil
+}
+
+func (f cappedFS) Symlink(target, link string) error {
+	if err := f.cap.addFile(); err != nil {
+		return err
+	}
+	return f.Filesystem.Symlink(target, link)
+}
+
+func (f cappedFS) Chroot(p string) (billy.Filesystem, error) {
+	sub, err := f.Filesystem.Chroot(p)
+	if err != nil {
+		return nil, err
+	}
+	return cappedFS{Filesystem: sub, cap: f.cap}, nil
+}
+
+// Capabilities and Chmod forward what go-git asks of the filesystem it
+// wraps (an embedded interface hides them).
+func (f cappedFS) Capabilities() billy.Capability { return billy.Capabilities(f.Filesystem) }
+
+func (f cappedFS) Chmod(name string, mode os.FileMode) error {
+	if c, ok := f.Filesystem.(billy.Chmod); ok {
+		return c.Chmod(name, mode)
+	}
+	return nil
+}
+
+type cappedFile struct {
+	billy.File
+	cap *diskCap
+}
+
+func (f cappedFile) Write(p []byte) (int, error) {
+	if err := f.cap.addBytes(len(p)); err != nil {
+		return 0, err
+	}
+	return f.File.Write(p)
 }
