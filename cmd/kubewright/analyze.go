@@ -19,7 +19,10 @@ func newAnalyzeCmd() *cobra.Command {
 		Short: "Detect the deployable services of a repository",
 		Long: `Walk a repository (monorepos included) and print one entry per deployable
 service: language and version, build tool, entrypoint, port, health endpoint,
-environment variables, backing services and calls to other services.`,
+environment variables, backing services and calls to other services.
+
+Exit status: 0 services found, 1 none could be analyzed, 2 usage, 3 no
+services at all.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			root, err := pathArg(args)
@@ -37,10 +40,22 @@ environment variables, backing services and calls to other services.`,
 			if format == "json" {
 				enc := json.NewEncoder(out)
 				enc.SetIndent("", "  ")
-				return enc.Encode(m)
+				if err := enc.Encode(m); err != nil {
+					return err
+				}
+			} else {
+				printServices(out, m.Services)
+				if len(m.Services) > 0 {
+					printErrors(out, m.Errors)
+				}
 			}
-			printServices(out, m.Services)
-			printErrors(out, m.Errors)
+			if len(m.Services) == 0 {
+				var discard strings.Builder
+				if format != "json" {
+					return noServices(out, root, m)
+				}
+				return noServices(&discard, root, m)
+			}
 			return nil
 		},
 	}

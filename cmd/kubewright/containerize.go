@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubewright/kubewright/internal/analyze"
 	"github.com/kubewright/kubewright/internal/author"
 	"github.com/kubewright/kubewright/internal/job"
 	"github.com/kubewright/kubewright/internal/workspace"
@@ -42,6 +43,15 @@ Defaults may come from .github/kubewright.yaml (containerize: ...).`,
 				}
 			}
 			opts.Author.Only = only
+			// Nothing is written for a repository without services: no
+			// Flux, Istio or External Secrets scaffolding for nothing.
+			m, err := analyze.New().Analyze(c.Context(), root)
+			if err != nil {
+				return &exitError{code: exitFail, err: err}
+			}
+			if err := noServices(c.OutOrStdout(), root, m); err != nil {
+				return err
+			}
 			plan, err := job.Containerize(c.Context(), root, opts)
 			if err != nil {
 				return &exitError{code: exitFail, err: err}
@@ -63,7 +73,7 @@ Defaults may come from .github/kubewright.yaml (containerize: ...).`,
 		},
 	}
 	f := c.Flags()
-	f.StringSliceVar(&opts.Author.Services, "services", nil, "only these services (comma-separated names from `kubewright analyze`)")
+	f.StringSliceVar(&opts.Author.Services, "services", nil, "only these `names` (comma-separated, as kubewright analyze lists them)")
 	f.StringVar(&opts.Author.Env, "env", "", "GitOps environment overlay (default production)")
 	f.StringVar(&opts.Author.Registry, "registry", "", "image registry prefix, e.g. ghcr.io/acme")
 	f.StringVar(&opts.Author.NamespacePrefix, "namespace-prefix", "", "prefix for every namespace created")
@@ -103,4 +113,27 @@ func printPlan(out io.Writer, p *job.Plan) {
 			fmt.Fprintf(out, "  - %s\n", strings.TrimSpace(a))
 		}
 	}
+}
+
+// serviceMarkers are the files analyze recognizes a service by, for the
+// message when it finds none.
+const serviceMarkers = "go.mod, pom.xml, build.gradle(.kts), *.csproj, package.json, pyproject.toml or requirements.txt"
+
+// noServices is the error for a model without services, nil otherwise:
+// exit 3 when there is nothing kubewright could work on, exit 1 when
+// projects are there but broken (their problems are printed first).
+func noServices(out io.Writer, root string, m *analyze.SystemModel) error {
+	if len(m.Services) > 0 {
+		return nil
+	}
+	if len(m.Errors) == 0 {
+		return nothingErr("no services found in %s: kubewright looks for %s; point it at the repository root", root, serviceMarkers)
+	}
+	printErrors(out, m.Errors)
+	for _, e := range m.Errors {
+		if e.Kind == "" {
+			return &exitError{code: exitFail, err: fmt.Errorf("no service in %s could be analyzed: fix the problems listed above", root)}
+		}
+	}
+	return nothingErr("no services kubewright can containerize in %s (see above)", root)
 }

@@ -3,13 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
 
 	"github.com/kubewright/kubewright/internal/author"
 	"github.com/kubewright/kubewright/internal/author/agent"
@@ -17,6 +16,7 @@ import (
 	"github.com/kubewright/kubewright/internal/job"
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/publish"
+	"github.com/kubewright/kubewright/internal/sandbox"
 	"github.com/kubewright/kubewright/internal/validate"
 	"github.com/kubewright/kubewright/internal/workspace"
 )
@@ -32,6 +32,7 @@ func newDoCmd() *cobra.Command {
 		noDryRun    bool
 		format      string
 		aopts       author.Options
+		goProxy     string
 	)
 	c := &cobra.Command{
 		Use:   `do "<intent>" [PATH]`,
@@ -46,12 +47,21 @@ agent chosen from the request edits it, kubewright validates the result
 (kustomize, Flux, schemas, Dockerfiles, policy, server-side dry-run when a
 kube-apiserver is available, and go build/vet/test for generated Go code)
 and feeds the findings to the repair agent, at most --max-attempts times.
+Generated Go code is built and tested only in a sandbox (bubblewrap: no
+network, none of your files or environment); without one it is not run and
+the result says so. Its requirements are downloaded first, outside the
+sandbox and without running any of their code, through --go-proxy.
 Only a change without new errors is written, unless attempts run out, when
-the failing change is written so you can finish it (exit code 1).
+the failing change is written so you can finish it (exit code 1). A request
+that yields no change exits 3.
 
 The model is any OpenAI-compatible API: --llm-base-url, --llm-model and
 --llm-api-key, or KUBEWRIGHT_LLM_BASE_URL, KUBEWRIGHT_LLM_MODEL and
-KUBEWRIGHT_LLM_API_KEY (falling back to OPENAI_API_KEY).`,
+KUBEWRIGHT_LLM_API_KEY (falling back to OPENAI_API_KEY). More variables:
+KUBEWRIGHT_LLM_RESPONSE_FORMAT (auto, json_schema, json_object or none: how
+the answer is constrained; auto tries json_schema and falls back),
+KUBEWRIGHT_LLM_API_TYPE (openai or azure), KUBEWRIGHT_LLM_API_VERSION
+(Azure) and KUBEWRIGHT_LLM_TIMEOUT (per attempt, e.g. 120s).`,
 		Args: cobra.RangeArgs(1, 2),
 		RunE: func(c *cobra.Command, args []string) error {
 			root, err := pathArg(args[1:])
@@ -66,6 +76,10 @@ KUBEWRIGHT_LLM_API_KEY (falling back to OPENAI_API_KEY).`,
 			if err := lc.Check(); err != nil {
 				return usageErr("%v", err)
 			}
+			prog := reporter(c)
+			if prog != nil {
+				lc.HTTPClient = &http.Client{Transport: &callCounter{next: http.DefaultTransport, p: prog}}
+			}
 			client, err := llm.New(lc)
 			if err != nil {
 				return usageErr("%v", err)
@@ -79,22 +93,32 @@ KUBEWRIGHT_LLM_API_KEY (falling back to OPENAI_API_KEY).`,
 					crds = []string{d}
 				}
 			}
-			vopts := validate.Options{}
+			vopts := validate.Options{Progress: stageHook(prog)}
 			if len(crds) > 0 {
 				if vopts.CRDs, err = validate.LoadCRDs(crds...); err != nil {
 					return usageErr("--crds: %v", err)
 				}
 			}
 			if !noDryRun {
-				dir, err := validate.FindAssets(assets)
-				if err != nil && !errors.Is(err, validate.ErrNoAssets) {
-					return usageErr("--assets: %v", err)
+				dir, err := findAssets(assets, false)
+				if err != nil {
+					return err
 				}
-				if err == nil {
+				if dir != "" {
 					eph := validate.NewEphemeral(dir)
 					defer eph.Stop()
-					vopts.DryRun = validate.DryRunCheck{Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}
+					vopts.DryRun = validate.DryRunCheck{Config: startingServer(prog, eph.Config), Install: true, Memo: eph.Memo()}
 				}
+			}
+			if goProxy == "" {
+				goProxy = os.Getenv("KUBEWRIGHT_GOPROXY")
+			}
+			if err := config.CheckGoProxy(goProxy); err != nil {
+				return usageErr("--go-proxy: %v", err)
+			}
+			box, err := sandbox.Detect(c.Context())
+			if err != nil {
+				fmt.Fprintf(c.ErrOrStderr(), "warning: %v: generated Go code will not be built or tested (install bubblewrap)\n", err)
 			}
 			meter := llm.NewMeter(job.Budget(budget, cfg))
 			res, err := agent.Run(c.Context(), client, root, agent.Options{
@@ -102,6 +126,7 @@ KUBEWRIGHT_LLM_API_KEY (falling back to OPENAI_API_KEY).`,
 				Validate: func(ctx context.Context, dir string, extra ...validate.Check) (*validate.Report, error) {
 					return validate.Validate(ctx, dir, vopts.With(extra...))
 				},
+				GoCheck: validate.GoCheck{Sandbox: box, Proxy: goProxy},
 			})
 			if err != nil {
 				return &exitError{code: exitFail, err: err}
@@ -130,6 +155,9 @@ KUBEWRIGHT_LLM_API_KEY (falling back to OPENAI_API_KEY).`,
 				if len(res.Files) > 0 {
 					return nil
 				}
+				if res.Outcome == agent.Nothing {
+					return nothingErr("%s", outcomeLine(res))
+				}
 			}
 			return &exitError{code: exitFail, err: fmt.Errorf("%s", outcomeLine(res))}
 		},
@@ -146,6 +174,7 @@ KUBEWRIGHT_LLM_API_KEY (falling back to OPENAI_API_KEY).`,
 	f.StringVar(&assets, "assets", "", "directory with kube-apiserver and etcd for the dry-run (default $KUBEBUILDER_ASSETS)")
 	f.BoolVar(&noDryRun, "no-dry-run", false, "skip the server-side dry-run stage")
 	f.StringVar(&format, "format", "text", "output format: text or json")
+	f.StringVar(&goProxy, "go-proxy", "", "GOPROXY for generated Go modules' requirements, downloaded outside the sandbox; off = none (default $KUBEWRIGHT_GOPROXY, else go env GOPROXY)")
 	f.StringVar(&aopts.Registry, "registry", "", "image registry prefix for the draft, e.g. ghcr.io/acme")
 	f.StringVar(&aopts.IngressHost, "ingress-host", "", "DNS suffix for user-facing services")
 	f.StringVar(&aopts.Env, "env", "", "GitOps environment overlay (default production)")

@@ -13,11 +13,14 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// Exit codes: 0 success, 1 findings or failed work, 2 usage or runtime error.
+// Exit codes: 0 success, 1 findings or failed work, 2 usage or runtime
+// error (a stage that was asked for and cannot run included), 3 nothing to
+// do (no services to containerize, nothing to validate, no change).
 const (
-	exitOK    = 0
-	exitFail  = 1
-	exitUsage = 2
+	exitOK      = 0
+	exitFail    = 1
+	exitUsage   = 2
+	exitNothing = 3
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -36,6 +39,10 @@ func usageErr(format string, args ...any) error {
 	return &exitError{code: exitUsage, err: fmt.Errorf(format, args...)}
 }
 
+func nothingErr(format string, args ...any) error {
+	return &exitError{code: exitNothing, err: fmt.Errorf(format, args...)}
+}
+
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -51,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err == nil {
 		return exitOK
 	}
-	fmt.Fprintln(stderr, "kubewright:", err)
+	fmt.Fprintln(stderr, "kubewright:", userMessage(err))
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
@@ -68,9 +75,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error {
-		return usageErr("%v (see `%s --help`)", err, c.CommandPath())
-	})
+	root.PersistentFlags().BoolP("quiet", "q", false, "no progress lines on stderr")
+	root.SetFlagErrorFunc(flagError)
 	root.AddCommand(newAnalyzeCmd(), newContainerizeCmd(), newDoCmd(), newValidateCmd(), newServeCmd(), newVersionCmd())
 	return root
 }

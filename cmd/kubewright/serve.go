@@ -36,6 +36,7 @@ variable; a missing or malformed setting stops start-up with its name.`,
 	}
 	f := c.Flags()
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to listen on (KUBEWRIGHT_LISTEN)")
+	f.StringVar(&cfg.MetricsListen, "metrics-listen", cfg.MetricsListen, "serve /metrics on this address only, not on --listen (KUBEWRIGHT_METRICS_LISTEN)")
 	f.Int64Var(&cfg.AppID, "app-id", cfg.AppID, "GitHub App ID (KUBEWRIGHT_APP_ID)")
 	f.StringVar(&cfg.PrivateKeyFile, "private-key-file", cfg.PrivateKeyFile, "GitHub App private key, PEM (KUBEWRIGHT_PRIVATE_KEY_FILE)")
 	f.StringVar(&cfg.WebhookSecret, "webhook-secret", cfg.WebhookSecret, "webhook secret (KUBEWRIGHT_WEBHOOK_SECRET; prefer the variable)")
@@ -47,6 +48,7 @@ variable; a missing or malformed setting stops start-up with its name.`,
 	f.StringVar(&cfg.TriggerLabel, "trigger-label", cfg.TriggerLabel, "issue label that starts a containerize (KUBEWRIGHT_TRIGGER_LABEL)")
 	f.StringVar(&cfg.CRDs, "crds", cfg.CRDs, "comma-separated CRD directories for validation (KUBEWRIGHT_CRDS)")
 	f.StringVar(&cfg.Assets, "assets", cfg.Assets, "kube-apiserver and etcd for the dry-run (KUBEWRIGHT_ASSETS)")
+	f.StringVar(&cfg.GoProxy, "go-proxy", cfg.GoProxy, "GOPROXY for generated Go modules' requirements, downloaded outside the sandbox; off = none (KUBEWRIGHT_GOPROXY; default: go env GOPROXY)")
 	f.StringVar(&cfg.LLMBaseURL, "llm-base-url", cfg.LLMBaseURL, "OpenAI-compatible API for free-text requests (KUBEWRIGHT_LLM_BASE_URL; the key only as KUBEWRIGHT_LLM_API_KEY)")
 	f.StringVar(&cfg.LLMModel, "llm-model", cfg.LLMModel, "model for free-text requests; empty disables them (KUBEWRIGHT_LLM_MODEL)")
 	f.IntVar(&cfg.TokensPerCall, "llm-tokens-per-call", cfg.TokensPerCall, "completion tokens per model call (KUBEWRIGHT_LLM_TOKENS_PER_CALL)")

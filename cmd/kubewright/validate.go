@@ -2,13 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/spf13/cobra"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/validate"
 )
@@ -23,6 +23,7 @@ func newValidateCmd() *cobra.Command {
 		failOn      string
 		assets      string
 		noDryRun    bool
+		require     []string
 	)
 	c := &cobra.Command{
 		Use:   "validate [PATH]",
@@ -39,7 +40,13 @@ found in --assets or KUBEBUILDER_ASSETS) starts a throwaway kube-apiserver and
 etcd on 127.0.0.1; no real cluster is touched. With --kubeconfig only dry-run
 requests reach that cluster.
 
-Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error.`,
+A dry-run that cannot run (no kube-apiserver found) is skipped and shown as
+skipped; --require dry-run (or validate.require: [dry-run] in
+.github/kubewright.yaml) makes that an error, and so does naming a missing
+--assets directory.
+
+Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime
+error (a required stage that cannot run included), 3 nothing to validate.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(c *cobra.Command, args []string) error {
 			root, err := pathArg(args)
@@ -56,9 +63,21 @@ Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error
 			if ephemeral && kubeconfig != "" {
 				return usageErr("--ephemeral and --kubeconfig exclude each other")
 			}
-			opts := validate.Options{CRDDirs: crds}
+			for _, r := range require {
+				if r != config.RequireDryRun {
+					return usageErr("--require %q: use %s", r, config.RequireDryRun)
+				}
+			}
+			// The settings file's errors are Validate's findings; here it
+			// only says whether the dry-run is mandatory.
+			repoCfg, _ := config.LoadRepo(root)
+			mustDryRun := len(require) > 0 || repoCfg != nil && repoCfg.Validate.Requires(config.RequireDryRun)
+			prog := reporter(c)
+			opts := validate.Options{CRDDirs: crds, Progress: stageHook(prog)}
 			var eph *validate.Ephemeral
 			switch {
+			case noDryRun && mustDryRun:
+				return usageErr("--no-dry-run skips the dry-run that --require dry-run (or validate.require in %s) makes mandatory: drop one of them", config.RepoConfigPath)
 			case noDryRun:
 			case kubeconfig != "":
 				cfg, err := loadKubeconfig(kubeconfig, kubeContext)
@@ -67,13 +86,13 @@ Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error
 				}
 				opts.DryRun = validate.DryRunCheck{Config: func(context.Context) (*rest.Config, error) { return cfg, nil }}
 			default:
-				dir, err := validate.FindAssets(assets)
-				if err != nil && (ephemeral || !errors.Is(err, validate.ErrNoAssets)) {
-					return usageErr("--ephemeral: %v", err)
+				dir, err := findAssets(assets, ephemeral || mustDryRun)
+				if err != nil {
+					return err
 				}
-				if err == nil {
+				if dir != "" {
 					eph = validate.NewEphemeral(dir)
-					opts.DryRun = validate.DryRunCheck{Config: eph.Config, Install: true, Memo: eph.Memo()}
+					opts.DryRun = validate.DryRunCheck{Config: startingServer(prog, eph.Config), Install: true, Memo: eph.Memo()}
 				}
 			}
 			if eph != nil {
@@ -82,6 +101,9 @@ Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error
 			rep, err := validate.Validate(c.Context(), root, opts)
 			if err != nil {
 				return err
+			}
+			if rep.Roots == 0 && rep.Objects == 0 && rep.Dockerfiles == 0 && len(rep.Findings) == 0 {
+				return nothingErr("nothing to validate in %s: no kustomization.yaml, manifests under k8s/ or gitops/, or Dockerfiles; run `kubewright containerize %s` first", root, root)
 			}
 			out := c.OutOrStdout()
 			switch format {
@@ -95,6 +117,9 @@ Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error
 			}
 			if err != nil {
 				return err
+			}
+			if format != "text" {
+				noteSkipped(c, rep)
 			}
 			if n := finding.AtLeast(rep.Findings, min); n > 0 {
 				return &exitError{code: exitFail, err: fmt.Errorf("%d findings at or above %s", n, min)}
@@ -111,7 +136,18 @@ Exit status: 0 clean, 1 findings at or above --fail-on, 2 usage or runtime error
 	f.StringVar(&failOn, "fail-on", "error", "exit 1 when findings at or above this severity: error or warning")
 	f.StringVar(&assets, "assets", "", "directory with kube-apiserver and etcd (default $KUBEBUILDER_ASSETS)")
 	f.BoolVar(&noDryRun, "no-dry-run", false, "skip the server-side dry-run stage")
+	f.StringSliceVar(&require, "require", nil, "fail when this stage cannot run instead of skipping it: dry-run")
 	return c
+}
+
+// noteSkipped says on stderr which stages were skipped and why, for the
+// formats that print no stage table.
+func noteSkipped(c *cobra.Command, rep *validate.Report) {
+	for _, s := range rep.Stages {
+		if s.Skipped != "" {
+			fmt.Fprintf(c.ErrOrStderr(), "kubewright: %s skipped: %s\n", s.Name, s.Skipped)
+		}
+	}
 }
 
 func printStages(c *cobra.Command, rep *validate.Report) {
@@ -119,7 +155,7 @@ func printStages(c *cobra.Command, rep *validate.Report) {
 	fmt.Fprintf(w, "\n%d kustomization roots, %d objects\n", rep.Roots, rep.Objects)
 	for _, s := range rep.Stages {
 		if s.Skipped != "" {
-			fmt.Fprintf(w, "  %-10s skipped: %s\n", s.Name, s.Skipped)
+			fmt.Fprintf(w, "  %-10s SKIP  %s\n", s.Name, s.Skipped)
 			continue
 		}
 		status := "pass"

@@ -99,6 +99,23 @@ type Validate struct {
 	// CRDs are extra directories or files holding CRDs, repository
 	// relative and cleaned by ParseRepo: join them to the root as they are.
 	CRDs []string `json:"crds,omitempty"`
+	// Require names stages that must run: a stage in this list that
+	// cannot run (dry-run without a kube-apiserver) fails validation
+	// instead of being skipped. Known: RequireDryRun.
+	Require []string `json:"require,omitempty"`
+}
+
+// RequireDryRun in validate.require makes the server-side dry-run mandatory.
+const RequireDryRun = "dry-run"
+
+// Requires reports whether validate.require lists stage.
+func (v Validate) Requires(stage string) bool {
+	for _, r := range v.Require {
+		if r == stage {
+			return true
+		}
+	}
+	return false
 }
 
 // Containerize holds defaults for `kubewright containerize`.
@@ -165,6 +182,11 @@ func (c *Repo) check(name string) error {
 	}
 	if c.Agents.TokensPerJob < 0 {
 		return bad("agents.tokensPerJob", "%d is negative (use a positive number of tokens, or leave it out)", c.Agents.TokensPerJob)
+	}
+	for i, r := range c.Validate.Require {
+		if r != RequireDryRun {
+			return bad(fmt.Sprintf("validate.require[%d]", i), "%q is not a stage that can be required (use %s)", r, RequireDryRun)
+		}
 	}
 	for i, p := range c.Validate.CRDs {
 		key := fmt.Sprintf("validate.crds[%d]", i)

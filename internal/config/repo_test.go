@@ -69,9 +69,15 @@ func TestParseRepo(t *testing.T) {
 		{name: "boolean for a string", in: "containerize:\n  env: true\n",
 			wantErr: `.github/kubewright.yaml:2: containerize.env: expected a string, got true (a boolean) (quote it, "true", if you mean the word)`},
 		{name: "yes is no boolean", in: "allowWorkflows: yes\n", wantErr: `.github/kubewright.yaml:1: allowWorkflows: expected true or false, got "yes"`},
+		{name: "require dry-run", in: "validate:\n  require: [dry-run]\n", check: func(t *testing.T, r *Repo) {
+			if !r.Validate.Requires(RequireDryRun) || r.Validate.Requires("build") {
+				t.Errorf("require: %v", r.Validate.Require)
+			}
+		}},
+		{name: "require unknown stage", in: "validate:\n  require: [dryrun]\n", wantErr: `.github/kubewright.yaml:2: validate.require[0]: "dryrun" is not a stage that can be required (use dry-run)`},
 		{name: "string for a number", in: "agents:\n  maxAttempts: three\n", wantErr: `.github/kubewright.yaml:2: agents.maxAttempts: expected a whole number, got "three"`},
 		{name: "huge number", in: "agents:\n  tokensPerJob: 99999999999999999999\n", wantErr: "agents.tokensPerJob: expected a whole number, got 99999999999999999999 (a number)"},
-		{name: "mapping for a section", in: "validate: strict\n", wantErr: `.github/kubewright.yaml:1: validate: expected a mapping of allowedSources, crds, rules, got "strict"`},
+		{name: "mapping for a section", in: "validate: strict\n", wantErr: `.github/kubewright.yaml:1: validate: expected a mapping of allowedSources, crds, require, rules, got "strict"`},
 
 		// Values.
 		{name: "bad only", in: "containerize:\n  only: [k8s, helm]\n", wantErr: `.github/kubewright.yaml:2: containerize.only[1]: "helm" is not a part (use dockerfile, k8s or gitops)`},

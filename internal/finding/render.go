@@ -124,11 +124,7 @@ func WriteSARIF(w io.Writer, toolVersion string, fs []Finding) error {
 	}
 	results := []result{}
 	for _, f := range fs {
-		text := f.Message
-		if f.Hint != "" {
-			text += " Hint: " + f.Hint
-		}
-		r := result{RuleID: f.ID, RuleIndex: ids[f.ID], Level: sarifLevel(f.Severity), Message: message{Text: text}}
+		r := result{RuleID: f.ID, RuleIndex: ids[f.ID], Level: sarifLevel(f.Severity), Message: message{Text: sarifText(f.Message, f.Hint)}}
 		if f.File != "" {
 			var p physical
 			p.ArtifactLocation.URI = strings.TrimPrefix(f.File, "./")
@@ -168,4 +164,17 @@ func sarifLevel(s Severity) string {
 		return "warning"
 	}
 	return "note"
+}
+
+// sarifText is a result's message: the message as a sentence, then the
+// hint on its own line, so that neither runs into the other.
+func sarifText(msg, hint string) string {
+	msg = strings.TrimSpace(msg)
+	if hint = strings.TrimSpace(hint); hint == "" {
+		return msg
+	}
+	if msg != "" && !strings.ContainsAny(msg[len(msg)-1:], ".!?") {
+		msg += "."
+	}
+	return msg + "\nHint: " + hint
 }

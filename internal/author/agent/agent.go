@@ -105,11 +105,11 @@ type Result struct {
 	Risks       []string `json:"risks,omitempty"`
 	// Report is the validation of Files; Findings there include the
 	// repository's own, NewFindings only those the change added.
-	Report      *validate.Report  `json:"-"`
-	NewFindings []finding.Finding `json:"newFindings,omitempty"`
-	Model       *analyze.SystemModel
-	Calls       []llm.Call `json:"calls"`
-	Usage       llm.Usage  `json:"usage"`
+	Report      *validate.Report     `json:"-"`
+	NewFindings []finding.Finding    `json:"newFindings,omitempty"`
+	Model       *analyze.SystemModel `json:"model"`
+	Calls       []llm.Call           `json:"calls"`
+	Usage       llm.Usage            `json:"usage"`
 	// Redactions counts secrets removed from the prompts.
 	Redactions int `json:"redactions"`
 	// Policy is the write policy the edits were held to, including the

@@ -19,6 +19,7 @@ import (
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/llm/llmtest"
 	"github.com/kubewright/kubewright/internal/validate"
+	"github.com/kubewright/kubewright/internal/validate/gochecktest"
 )
 
 var (
@@ -180,7 +181,8 @@ func TestNewGoServiceCompiles(t *testing.T) {
 		edits = append(edits, llm.Edit{Path: "inventory-service/" + e.Name(), Action: llm.ActionCreate, Content: read(t, filepath.Join(src, e.Name()))})
 	}
 	edits = append(edits, llm.Edit{Path: "k8s/inventory-service/ingress.yaml", Action: llm.ActionCreate, Content: inventoryIngress})
-	res, srv := run(t, root, "add an inventory service in Go backed by PostgreSQL and route /inventory to it", agent.Options{},
+	// The Go stage builds and tests the service in the sandbox.
+	res, srv := run(t, root, "add an inventory service in Go backed by PostgreSQL and route /inventory to it", agent.Options{GoCheck: gochecktest.GoCheck(t)},
 		proposal("Adds inventory-service.", edits...), reviewReply("The table is created at start-up; a migration tool would be better."))
 	if res.Outcome != agent.Valid {
 		t.Fatalf("outcome %s (%s); findings %v", res.Outcome, res.Reason, res.NewFindings)
