@@ -13,7 +13,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/kubewright/kubewright/internal/author/agent"
-	"github.com/kubewright/kubewright/internal/githubfake"
+	"github.com/kubewright/kubewright/internal/githubapp/githubtest"
 	"github.com/kubewright/kubewright/internal/job"
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/llm/llmtest"
@@ -81,7 +81,7 @@ func reviewReply(risks ...string) llmtest.Reply {
 
 // branchFile reads path at ref from the fake through its contents API, as
 // the App would; ok is false on a 404.
-func branchFile(t *testing.T, fake *githubfake.Server, ref, path string) (content string, ok bool) {
+func branchFile(t *testing.T, fake *githubtest.Server, ref, path string) (content string, ok bool) {
 	t.Helper()
 	gh, err := github.NewClient(github.WithEnterpriseURLs(fake.URL, fake.URL), github.WithAuthToken(fake.MintToken(installation)))
 	if err != nil {
@@ -135,7 +135,7 @@ func userPrompt(r llmtest.Recorded) string {
 }
 
 // onlyPR returns the one pull request on the fake.
-func onlyPR(t *testing.T, e *env) githubfake.Pull {
+func onlyPR(t *testing.T, e *env) githubtest.Pull {
 	t.Helper()
 	pulls := e.fake.Pulls("acme", "shop")
 	if len(pulls) != 1 {

@@ -23,7 +23,7 @@ import (
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/githubapp"
-	"github.com/kubewright/kubewright/internal/githubfake"
+	"github.com/kubewright/kubewright/internal/githubapp/githubtest"
 	"github.com/kubewright/kubewright/internal/job"
 	"github.com/kubewright/kubewright/internal/queue"
 	"github.com/kubewright/kubewright/internal/validate"
@@ -35,7 +35,7 @@ const (
 )
 
 type env struct {
-	fake   *githubfake.Server
+	fake   *githubtest.Server
 	runner *job.Runner
 	// rebuild makes another Runner on the same fake with extra options;
 	// rebuildWith also replaces the validator.
@@ -59,7 +59,7 @@ func newEnvWithConfig(t testing.TB, repoConfig string) *env {
 		t.Fatal(err)
 	}
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	fake := githubfake.New(t, githubfake.WithApp(githubfake.App{ID: appID, PublicKey: &key.PublicKey}))
+	fake := githubtest.New(t, githubtest.WithApp(githubtest.App{ID: appID, PublicKey: &key.PublicKey}))
 	fake.AddInstallation(installation, "acme")
 	src := filepath.Join("..", "..", "testdata", "repos", "polyglot-shop")
 	if repoConfig != "" {

@@ -17,7 +17,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/kubewright/kubewright/internal/finding"
-	"github.com/kubewright/kubewright/internal/githubfake"
+	"github.com/kubewright/kubewright/internal/githubapp/githubtest"
 	"github.com/kubewright/kubewright/internal/workspace"
 )
 
@@ -26,7 +26,7 @@ const installation = 7
 // site is a fake GitHub with one repository, acme/shop, and a client of
 // its installation whose requests are recorded.
 type site struct {
-	fake  *githubfake.Server
+	fake  *githubtest.Server
 	gh    *github.Client
 	token string
 	sent  *recorder
@@ -35,7 +35,7 @@ type site struct {
 
 func newSite(t *testing.T) *site {
 	t.Helper()
-	fake := githubfake.New(t)
+	fake := githubtest.New(t)
 	fake.AddInstallation(installation, "acme")
 	src := t.TempDir()
 	if err := os.WriteFile(filepath.Join(src, "README.md"), []byte("shop\n"), 0o644); err != nil {
@@ -53,8 +53,8 @@ func newSite(t *testing.T) *site {
 
 func (s *site) thread() Thread { return Thread{Repo: s.repo, Number: s.fake.AddIssue("acme", "shop")} }
 
-func (s *site) comments(issue int) []githubfake.Comment {
-	var out []githubfake.Comment
+func (s *site) comments(issue int) []githubtest.Comment {
+	var out []githubtest.Comment
 	for _, c := range s.fake.Comments("acme", "shop") {
 		if c.Issue == issue {
 			out = append(out, c)

@@ -1,4 +1,4 @@
-package githubfake
+package githubtest
 
 import (
 	"bytes"
@@ -52,7 +52,7 @@ func loadSpec(t testing.TB) *openapi3.T {
 		}
 	})
 	if specErr != nil {
-		t.Fatalf("githubfake: %v", specErr)
+		t.Fatalf("githubtest: %v", specErr)
 	}
 	return specDoc
 }

@@ -1,4 +1,4 @@
-// Package githubfake is a fake GitHub for tests: the REST endpoints the bot
+// Package githubtest is a fake GitHub for tests: the REST endpoints the bot
 // calls and git over smart HTTP, on 127.0.0.1, backed by real bare
 // repositories and held to GitHub's OpenAPI description.
 //
@@ -20,7 +20,7 @@
 // POST /app/installations/{id}/access_tokens; repository and organization
 // routes and git need that token (git as the password of user
 // x-access-token), and the installation's account must own the repository.
-package githubfake
+package githubtest
 
 import (
 	"context"
@@ -186,7 +186,7 @@ func New(t testing.TB, opts ...Option) *Server {
 		requests:  map[string]int{},
 		responses: map[string]int{},
 		report: func(op string, err error) {
-			t.Errorf("githubfake: %s does not conform to GitHub's OpenAPI description: %v", op, err)
+			t.Errorf("githubtest: %s does not conform to GitHub's OpenAPI description: %v", op, err)
 		},
 	}
 	for _, o := range opts {
@@ -197,12 +197,12 @@ func New(t testing.TB, opts ...Option) *Server {
 	}
 	g, err := newGitHost(t.TempDir())
 	if err != nil {
-		t.Fatalf("githubfake: %v", err)
+		t.Fatalf("githubtest: %v", err)
 	}
 	s.git = g
 	mux, err := s.restMux()
 	if err != nil {
-		t.Fatalf("githubfake: %v", err)
+		t.Fatalf("githubtest: %v", err)
 	}
 	s.handler = mux
 	srv := httptest.NewServer(s)
@@ -262,7 +262,7 @@ func (s *Server) MintToken(installationID int64) string {
 	defer s.mu.Unlock()
 	account, ok := s.installations[installationID]
 	if !ok {
-		s.t.Fatalf("githubfake: MintToken: installation %d is unknown; call AddInstallation first", installationID)
+		s.t.Fatalf("githubtest: MintToken: installation %d is unknown; call AddInstallation first", installationID)
 	}
 	return s.newTokenLocked(installationID, account).value
 }
@@ -304,7 +304,7 @@ func (s *Server) tokenAccount(value string) (string, bool) {
 func (s *Server) AddRepo(owner, name, dir string) {
 	s.t.Helper()
 	if err := s.git.create(owner, name, dir); err != nil {
-		s.t.Fatalf("githubfake: AddRepo %s/%s: %v", owner, name, err)
+		s.t.Fatalf("githubtest: AddRepo %s/%s: %v", owner, name, err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -321,7 +321,7 @@ func (s *Server) mustRepoLocked(owner, name string) *repo {
 	s.t.Helper()
 	rp := s.repos[owner+"/"+name]
 	if rp == nil {
-		s.t.Fatalf("githubfake: repository %s/%s is unknown; call AddRepo first", owner, name)
+		s.t.Fatalf("githubtest: repository %s/%s is unknown; call AddRepo first", owner, name)
 	}
 	return rp
 }
@@ -333,7 +333,7 @@ func (s *Server) SetPermission(owner, name, user, role string) {
 	switch role {
 	case "admin", "maintain", "write", "triage", "read":
 	default:
-		s.t.Fatalf("githubfake: SetPermission: role %q is not one of admin, maintain, write, triage, read", role)
+		s.t.Fatalf("githubtest: SetPermission: role %q is not one of admin, maintain, write, triage, read", role)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -345,7 +345,7 @@ func (s *Server) SetPermission(owner, name, user, role string) {
 func (s *Server) SetTeamMember(org, team, user, role string) {
 	s.t.Helper()
 	if role != "member" && role != "maintainer" {
-		s.t.Fatalf("githubfake: SetTeamMember: role %q is not member or maintainer", role)
+		s.t.Fatalf("githubtest: SetTeamMember: role %q is not member or maintainer", role)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -388,7 +388,7 @@ func (s *Server) SetIssue(owner, name string, issue int, title, body string) {
 	rp := s.mustRepoLocked(owner, name)
 	it, ok := rp.issueText[issue]
 	if !ok {
-		s.t.Fatalf("githubfake: SetIssue: %s/%s has no issue #%d (pull requests keep their own title and body)", owner, name, issue)
+		s.t.Fatalf("githubtest: SetIssue: %s/%s has no issue #%d (pull requests keep their own title and body)", owner, name, issue)
 	}
 	it.Title, it.Body = title, body
 	rp.issueText[issue] = it
@@ -402,7 +402,7 @@ func (s *Server) AddComment(owner, name string, issue int, user, body string) in
 	defer s.mu.Unlock()
 	rp := s.mustRepoLocked(owner, name)
 	if !rp.issues[issue] {
-		s.t.Fatalf("githubfake: AddComment: %s/%s has no issue #%d", owner, name, issue)
+		s.t.Fatalf("githubtest: AddComment: %s/%s has no issue #%d", owner, name, issue)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
 	c := &Comment{ID: s.id(), Issue: issue, User: user, Body: body, CreatedAt: now, UpdatedAt: now}
@@ -494,7 +494,7 @@ func (s *Server) Heads(owner, name string) map[string]string {
 	}
 	heads, err := s.git.heads(owner, name)
 	if err != nil {
-		s.t.Fatalf("githubfake: Heads %s/%s: %v", owner, name, err)
+		s.t.Fatalf("githubtest: Heads %s/%s: %v", owner, name, err)
 	}
 	return heads
 }
@@ -516,10 +516,10 @@ type fault struct {
 func (s *Server) FailNext(method, pathPattern string, status int, headers map[string]string) {
 	s.t.Helper()
 	if _, err := path.Match(pathPattern, "/"); err != nil {
-		s.t.Fatalf("githubfake: FailNext: bad pattern %q: %v", pathPattern, err)
+		s.t.Fatalf("githubtest: FailNext: bad pattern %q: %v", pathPattern, err)
 	}
 	if status < 400 || status > 599 {
-		s.t.Fatalf("githubfake: FailNext: status %d is not an error status", status)
+		s.t.Fatalf("githubtest: FailNext: status %d is not an error status", status)
 	}
 	h := make(map[string]string, len(headers))
 	for k, v := range headers {

@@ -1,4 +1,4 @@
-package githubfake
+package githubtest
 
 import (
 	"bytes"
@@ -189,7 +189,7 @@ func (s *Server) authorize(rt route, c *call) (reply, bool) {
 // iss the App ID, issued in the past and expiring in the next ten minutes.
 func (s *Server) verifyJWT(jwt string, now time.Time) error {
 	if s.app.PublicKey == nil {
-		return errors.New("A JSON web token could not be decoded: no App is configured on this fake (githubfake.WithApp)")
+		return errors.New("A JSON web token could not be decoded: no App is configured on this fake (githubtest.WithApp)")
 	}
 	parts := strings.Split(jwt, ".")
 	if len(parts) != 3 {
@@ -663,7 +663,7 @@ func (s *Server) createPull(c *call) reply {
 	head := in.Head
 	if o, b, ok := strings.Cut(head, ":"); ok {
 		if !strings.EqualFold(o, owner) {
-			return invalid("PullRequest", "invalid", "head: pull requests from forks are not supported by githubfake")
+			return invalid("PullRequest", "invalid", "head: pull requests from forks are not supported by githubtest")
 		}
 		head = b
 	}
