@@ -27,7 +27,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/kubewright/kubewright/internal/githubapp"
-	"github.com/kubewright/kubewright/internal/githubfake"
+	"github.com/kubewright/kubewright/internal/githubapp/githubtest"
 )
 
 // Process-level tests: the real kubewright binary runs as child processes,
@@ -98,7 +98,7 @@ func kubewrightBinary(t *testing.T) string {
 
 // procEnv is what every child shares: the App, its key, the fake GitHub.
 type procEnv struct {
-	fake    *githubfake.Server
+	fake    *githubtest.Server
 	keyFile string
 }
 
@@ -112,7 +112,7 @@ func newProcEnv(t *testing.T) procEnv {
 	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fake := githubfake.New(t, githubfake.WithApp(githubfake.App{ID: procAppID, PublicKey: &key.PublicKey}))
+	fake := githubtest.New(t, githubtest.WithApp(githubtest.App{ID: procAppID, PublicKey: &key.PublicKey}))
 	fake.AddInstallation(procInstallation, "acme")
 	return procEnv{fake: fake, keyFile: keyFile}
 }
@@ -298,9 +298,9 @@ func deliver(t *testing.T, c *child, delivery string, payload []byte) (int, stri
 }
 
 // botReplies counts the bot's comments per issue of acme/repo.
-func botReplies(t *testing.T, fake *githubfake.Server, repo string) map[int][]githubfake.Comment {
+func botReplies(t *testing.T, fake *githubtest.Server, repo string) map[int][]githubtest.Comment {
 	t.Helper()
-	out := map[int][]githubfake.Comment{}
+	out := map[int][]githubtest.Comment{}
 	for _, c := range fake.Comments("acme", repo) {
 		if c.User != procUser {
 			out[c.Issue] = append(out[c.Issue], c)
@@ -345,7 +345,7 @@ func TestProcessKilledAfterAckRestarts(t *testing.T) {
 	tests := []struct {
 		name string
 		// fail injects the failures the first process meets.
-		fail func(fake *githubfake.Server)
+		fail func(fake *githubtest.Server)
 		// errors is how many failed attempts the queue records before the
 		// kill; state is the job's state then.
 		errors int
@@ -358,7 +358,7 @@ func TestProcessKilledAfterAckRestarts(t *testing.T) {
 	}{
 		{
 			name: "reply rate-limited, snoozed",
-			fail: func(fake *githubfake.Server) {
+			fail: func(fake *githubtest.Server) {
 				fake.FailNext(http.MethodPost, "/repos/{owner}/{repo}/issues/{issue_number}/comments", http.StatusForbidden, map[string]string{"Retry-After": "3"})
 			},
 			state:  "available",
@@ -366,7 +366,7 @@ func TestProcessKilledAfterAckRestarts(t *testing.T) {
 		},
 		{
 			name: "token endpoint 502 twice, retried with backoff",
-			fail: func(fake *githubfake.Server) {
+			fail: func(fake *githubtest.Server) {
 				for range 2 {
 					fake.FailNext(http.MethodPost, "/app/installations/{installation_id}/access_tokens", http.StatusBadGateway, nil)
 				}
@@ -425,7 +425,7 @@ func TestProcessKilledAfterAckRestarts(t *testing.T) {
 			if code, body := deliver(t, second, "delivery-1", payload); code != http.StatusAccepted || body != "duplicate" {
 				t.Errorf("serve#2: same delivery again: %d %q, want 202 duplicate", code, body)
 			}
-			var replies []githubfake.Comment
+			var replies []githubtest.Comment
 			for deadline := time.Now().Add(tt.within); len(replies) == 0 && time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 				replies = botReplies(t, pe.fake, "shop")[issue]
 			}
@@ -571,8 +571,8 @@ func TestTwoProcessesSharePostgresExactlyOnce(t *testing.T) {
 		}
 	}
 
-	replies := func() map[string]map[int][]githubfake.Comment {
-		all := map[string]map[int][]githubfake.Comment{}
+	replies := func() map[string]map[int][]githubtest.Comment {
+		all := map[string]map[int][]githubtest.Comment{}
 		for r := range repos {
 			repo := fmt.Sprintf("shop-%d", r)
 			all[repo] = botReplies(t, pe.fake, repo)

@@ -22,7 +22,7 @@ import (
 
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/githubapp"
-	"github.com/kubewright/kubewright/internal/githubfake"
+	"github.com/kubewright/kubewright/internal/githubapp/githubtest"
 )
 
 const secret = "e2e-webhook-secret-0123456789"
@@ -35,7 +35,7 @@ func TestServeEndToEnd(t *testing.T) {
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	keyFile := filepath.Join(t.TempDir(), "app.pem")
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}), 0o600)
-	fake := githubfake.New(t, githubfake.WithApp(githubfake.App{ID: 9, PublicKey: &key.PublicKey}))
+	fake := githubtest.New(t, githubtest.WithApp(githubtest.App{ID: 9, PublicKey: &key.PublicKey}))
 	fake.AddInstallation(31, "acme")
 	fake.AddRepo("acme", "shop", filepath.Join("..", "..", "testdata", "repos", "polyglot-shop"))
 	fake.SetPermission("acme", "shop", "octocat", "admin")
@@ -96,7 +96,7 @@ func TestServeEndToEnd(t *testing.T) {
 	if code, body := post("delivery-1"); code != http.StatusAccepted || !strings.Contains(body, "duplicate") {
 		t.Fatalf("redelivery: %d %s", code, body)
 	}
-	var pulls []githubfake.Pull
+	var pulls []githubtest.Pull
 	for deadline := time.Now().Add(3 * time.Minute); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
 		if pulls = fake.Pulls("acme", "shop"); len(pulls) > 0 && len(fake.CheckRuns("acme", "shop")) > 0 {
 			break
