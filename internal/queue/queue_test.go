@@ -151,7 +151,7 @@ func TestSQLiteSurvivesRestart(t *testing.T) {
 func TestSQLiteSerializesPerRepository(t *testing.T) {
 	ctx := context.Background()
 	rec := newRecorder(150 * time.Millisecond)
-	q, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "q.db"), rec, Options{Workers: 4, LockRetry: 50 * time.Millisecond})
+	q, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "q.db"), rec, Options{Workers: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestPostgresReplicasRunEachDeliveryOnce(t *testing.T) {
 		pool.Close()
 	})
 	rec := newRecorder(20 * time.Millisecond)
-	opts := Options{Workers: 4, Schema: schema, LockRetry: 50 * time.Millisecond}
+	opts := Options{Workers: 4, Schema: schema}
 	a, err := OpenPostgres(ctx, url, rec, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -414,7 +414,7 @@ var _ Waiter = (*waitRecorder)(nil)
 func TestWaitingReportsPosition(t *testing.T) {
 	ctx := context.Background()
 	w := &waitRecorder{recorder: newRecorder(400 * time.Millisecond), ahead: map[string]int{}}
-	q, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "q.db"), w, Options{Workers: 3, LockRetry: 100 * time.Millisecond})
+	q, err := OpenSQLite(ctx, filepath.Join(t.TempDir(), "q.db"), w, Options{Workers: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
