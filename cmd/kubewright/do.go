@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,14 +9,13 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/kubewright/kubewright/internal/app"
 	"github.com/kubewright/kubewright/internal/author"
 	"github.com/kubewright/kubewright/internal/author/agent"
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/job"
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/publish"
-	"github.com/kubewright/kubewright/internal/sandbox"
-	"github.com/kubewright/kubewright/internal/validate"
 	"github.com/kubewright/kubewright/internal/workspace"
 )
 
@@ -93,40 +91,24 @@ KUBEWRIGHT_LLM_API_TYPE (openai or azure), KUBEWRIGHT_LLM_API_VERSION
 					crds = []string{d}
 				}
 			}
-			vopts := validate.Options{Progress: stageHook(prog)}
-			if len(crds) > 0 {
-				if vopts.CRDs, err = validate.LoadCRDs(crds...); err != nil {
-					return usageErr("--crds: %v", err)
-				}
-			}
-			if !noDryRun {
-				dir, err := findAssets(assets, false)
-				if err != nil {
-					return err
-				}
-				if dir != "" {
-					eph := validate.NewEphemeral(dir)
-					defer eph.Stop()
-					vopts.DryRun = validate.DryRunCheck{Config: startingServer(prog, eph.Config), Install: true, Memo: eph.Memo()}
-				}
-			}
 			if goProxy == "" {
 				goProxy = os.Getenv("KUBEWRIGHT_GOPROXY")
 			}
-			if err := config.CheckGoProxy(goProxy); err != nil {
-				return usageErr("--go-proxy: %v", err)
-			}
-			box, err := sandbox.Detect(c.Context())
+			val, err := app.NewValidation(c.Context(), app.ValidationSettings{
+				CRDs: crds, Assets: assets, NoDryRun: noDryRun, Sandbox: true, GoProxy: goProxy, Progress: prog,
+			})
 			if err != nil {
+				return usageErr("%v", err)
+			}
+			defer val.Close()
+			if err := val.SandboxErr(); err != nil {
 				fmt.Fprintf(c.ErrOrStderr(), "warning: %v: generated Go code will not be built or tested (install bubblewrap)\n", err)
 			}
 			meter := llm.NewMeter(job.Budget(budget, cfg))
 			res, err := agent.Run(c.Context(), client, root, agent.Options{
 				Intent: args[0], Config: cfg, Author: job.MergeOptions(cfg, aopts), MaxAttempts: maxAttempts, Meter: meter,
-				Validate: func(ctx context.Context, dir string, extra ...validate.Check) (*validate.Report, error) {
-					return validate.Validate(ctx, dir, vopts.With(extra...))
-				},
-				GoCheck: validate.GoCheck{Sandbox: box, Proxy: goProxy},
+				Validate: val.ValidateTree,
+				GoCheck:  val.GoCheck(),
 			})
 			if err != nil {
 				return &exitError{code: exitFail, err: err}

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"context"
 	"fmt"
 
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/clientcmd"
 
+	"github.com/kubewright/kubewright/internal/app"
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/validate"
@@ -60,9 +58,6 @@ error (a required stage that cannot run included), 3 nothing to validate.`,
 			if err != nil || min == finding.Info {
 				return usageErr("--fail-on %q: use error or warning", failOn)
 			}
-			if ephemeral && kubeconfig != "" {
-				return usageErr("--ephemeral and --kubeconfig exclude each other")
-			}
 			for _, r := range require {
 				if r != config.RequireDryRun {
 					return usageErr("--require %q: use %s", r, config.RequireDryRun)
@@ -72,33 +67,15 @@ error (a required stage that cannot run included), 3 nothing to validate.`,
 			// only says whether the dry-run is mandatory.
 			repoCfg, _ := config.LoadRepo(root)
 			mustDryRun := len(require) > 0 || repoCfg != nil && repoCfg.Validate.Requires(config.RequireDryRun)
-			prog := reporter(c)
-			opts := validate.Options{CRDDirs: crds, Progress: stageHook(prog)}
-			var eph *validate.Ephemeral
-			switch {
-			case noDryRun && mustDryRun:
-				return usageErr("--no-dry-run skips the dry-run that --require dry-run (or validate.require in %s) makes mandatory: drop one of them", config.RepoConfigPath)
-			case noDryRun:
-			case kubeconfig != "":
-				cfg, err := loadKubeconfig(kubeconfig, kubeContext)
-				if err != nil {
-					return usageErr("%v", err)
-				}
-				opts.DryRun = validate.DryRunCheck{Config: func(context.Context) (*rest.Config, error) { return cfg, nil }}
-			default:
-				dir, err := findAssets(assets, ephemeral || mustDryRun)
-				if err != nil {
-					return err
-				}
-				if dir != "" {
-					eph = validate.NewEphemeral(dir)
-					opts.DryRun = validate.DryRunCheck{Config: startingServer(prog, eph.Config), Install: true, Memo: eph.Memo()}
-				}
+			val, err := app.NewValidation(c.Context(), app.ValidationSettings{
+				CRDs: crds, Assets: assets, Ephemeral: ephemeral, RequireDryRun: mustDryRun, NoDryRun: noDryRun,
+				Kubeconfig: kubeconfig, Context: kubeContext, Progress: reporter(c),
+			})
+			if err != nil {
+				return usageErr("%v", err)
 			}
-			if eph != nil {
-				defer eph.Stop()
-			}
-			rep, err := validate.Validate(c.Context(), root, opts)
+			defer val.Close()
+			rep, err := val.ValidateTree(c.Context(), root)
 			if err != nil {
 				return err
 			}
@@ -164,14 +141,4 @@ func printStages(c *cobra.Command, rep *validate.Report) {
 		}
 		fmt.Fprintf(w, "  %-10s %s  %d errors, %d warnings  (%s)\n", s.Name, status, s.Errors, s.Warnings, s.Duration.Round(1e6))
 	}
-}
-
-func loadKubeconfig(path, kubeContext string) (*rest.Config, error) {
-	rules := &clientcmd.ClientConfigLoadingRules{ExplicitPath: path}
-	cfg, err := clientcmd.NewNonInteractiveDeferredLoadingClientConfig(rules, &clientcmd.ConfigOverrides{CurrentContext: kubeContext}).ClientConfig()
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
-	}
-	cfg.QPS, cfg.Burst = 200, 400
-	return cfg, nil
 }
