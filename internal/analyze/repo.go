@@ -3,12 +3,14 @@ package analyze
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
 	"sort"
 	"strings"
+	"syscall"
 )
 
 // maxFileSize caps what the analyzer reads of any single file; larger files
@@ -126,15 +128,32 @@ func (r *Repo) ReadFile(rel string) ([]byte, error) {
 	if !r.set[rel] {
 		return nil, fmt.Errorf("%s: %w", rel, fs.ErrNotExist)
 	}
-	p := filepath.Join(r.root, filepath.FromSlash(rel))
-	st, err := os.Stat(p)
+	// O_NONBLOCK: a FIFO put in the file's place must not block the open.
+	f, err := os.OpenFile(filepath.Join(r.root, filepath.FromSlash(rel)), os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
 		return nil, err
+	}
+	defer f.Close()
+	// The file may have changed since the walk: check what was opened,
+	// and read no more than the cap whatever its size claims.
+	st, err := f.Stat()
+	if err != nil {
+		return nil, err
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: not a regular file", rel)
 	}
 	if st.Size() > maxFileSize {
 		return nil, fmt.Errorf("%s: %w (%d bytes)", rel, errTooLarge, st.Size())
 	}
-	return os.ReadFile(p)
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > maxFileSize {
+		return nil, fmt.Errorf("%s: %w (over %d bytes)", rel, errTooLarge, maxFileSize)
+	}
+	return data, nil
 }
 
 var errTooLarge = errors.New("file too large to analyze")
