@@ -169,6 +169,7 @@ func (r *Runner) Handle(ctx context.Context, d queue.Delivery) (err error) {
 
 func (r *Runner) handle(ctx context.Context, d queue.Delivery) error {
 	log := r.log.With("delivery", d.ID, "event", d.Event, "installation", d.Installation, "repo", d.Repo)
+	ctx = withLogger(ctx, log)
 	var err error
 	switch d.Event {
 	case "issue_comment":

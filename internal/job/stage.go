@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/url"
 	"runtime/debug"
 	"strings"
@@ -196,6 +197,7 @@ const abandonAfter = 5 * time.Second
 // context is abandoned shortly after the deadline, so the worker and the
 // repository lock are freed; a panic is returned as an error.
 func runStage[T any](ctx context.Context, r *Runner, s stage, fn func(context.Context) (T, error)) (T, error) {
+	log, start := loggerFrom(ctx, r.log), time.Now()
 	limit := r.timeouts.of(s)
 	sctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
@@ -207,7 +209,7 @@ func runStage[T any](ctx context.Context, r *Runner, s stage, fn func(context.Co
 	go func() {
 		defer func() {
 			if p := recover(); p != nil {
-				r.log.Error("stage panicked", "stage", s, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				log.Error("stage panicked", "stage", s, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
 				done <- result{err: fmt.Errorf("internal error in %s (see the server log)", stages[s].words)}
 			}
 		}()
@@ -221,11 +223,12 @@ func runStage[T any](ctx context.Context, r *Runner, s stage, fn func(context.Co
 		select {
 		case res = <-done:
 		case <-time.After(abandonAfter):
-			r.log.Warn("stage ignored its deadline and was abandoned", "stage", s, "limit", limit)
+			log.Warn("stage ignored its deadline and was abandoned", "stage", s, "limit", limit)
 			res.err = sctx.Err()
 		}
 	}
 	if res.err == nil {
+		log.Info("stage done", "stage", s, "duration", time.Since(start).Round(time.Millisecond))
 		return res.v, nil
 	}
 	se := &stageError{stage: s, err: res.err}
@@ -258,4 +261,19 @@ func upperFirst(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// logKey carries the job's logger (delivery, installation, repo fields)
+// in its context, so every stage logs with them.
+type logKey struct{}
+
+func withLogger(ctx context.Context, l *slog.Logger) context.Context {
+	return context.WithValue(ctx, logKey{}, l)
+}
+
+func loggerFrom(ctx context.Context, fallback *slog.Logger) *slog.Logger {
+	if l, ok := ctx.Value(logKey{}).(*slog.Logger); ok {
+		return l
+	}
+	return fallback
 }
