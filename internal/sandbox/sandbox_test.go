@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/kubewright/kubewright/internal/sandbox/sandboxtest"
 )
 
 // The tests run real bubblewrap. The commands inside are /bin/sh with
@@ -410,7 +412,7 @@ func TestRunTimeout(t *testing.T) {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		left := sleepers(marker)
+		left := sandboxtest.Sleepers(marker)
 		if len(left) == 0 {
 			break
 		}
@@ -422,26 +424,6 @@ func TestRunTimeout(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-}
-
-// sleepers are the host's live processes running `sleep marker`.
-func sleepers(marker string) []int {
-	var pids []int
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil || !strings.Contains(string(b), "sleep\x00"+marker) {
-			continue
-		}
-		if st, err := os.ReadFile(filepath.Join(d, "stat")); err == nil {
-			if i := strings.LastIndexByte(string(st), ')'); i >= 0 && i+2 < len(st) && (st[i+2] == 'Z' || st[i+2] == 'X') {
-				continue
-			}
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		pids = append(pids, pid)
-	}
-	return pids
 }
 
 func TestRunRejectsBadSpecs(t *testing.T) {

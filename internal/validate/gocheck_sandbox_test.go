@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/sandbox"
+	"github.com/kubewright/kubewright/internal/sandbox/sandboxtest"
 )
 
 // goPlanted is a secret the tests put where a hostile generated test
@@ -26,26 +26,6 @@ const goPlanted = "planted-webhook-secret-4e1d0b7a9c"
 // with this prefix, so the finding carries the report, and a finding
 // without it means the test did not run.
 const goReport = "REPORT:"
-
-// goSleepers are the host's live processes running `sleep marker`.
-func goSleepers(marker string) []int {
-	var pids []int
-	dirs, _ := filepath.Glob("/proc/[0-9]*")
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, "cmdline"))
-		if err != nil || !strings.Contains(string(b), "sleep\x00"+marker) {
-			continue
-		}
-		if st, err := os.ReadFile(filepath.Join(d, "stat")); err == nil {
-			if i := strings.LastIndexByte(string(st), ')'); i >= 0 && i+2 < len(st) && (st[i+2] == 'Z' || st[i+2] == 'X') {
-				continue
-			}
-		}
-		pid, _ := strconv.Atoi(filepath.Base(d))
-		pids = append(pids, pid)
-	}
-	return pids
-}
 
 func TestGoCheckTimeout(t *testing.T) {
 	marker := fmt.Sprintf("600.%d", time.Now().UnixNano()%1_000_000_000)
@@ -84,7 +64,7 @@ func TestHang(t *testing.T) {
 				seen <- false
 				return
 			case <-time.After(100 * time.Millisecond):
-				if len(goSleepers(marker)) > 0 {
+				if len(sandboxtest.Sleepers(marker)) > 0 {
 					seen <- true
 					return
 				}
@@ -104,7 +84,7 @@ func TestHang(t *testing.T) {
 	// The kill is sent before Check returns; wait for the kernel to finish it.
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		left := goSleepers(marker)
+		left := sandboxtest.Sleepers(marker)
 		if len(left) == 0 {
 			break
 		}
