@@ -10,7 +10,6 @@ bin=${1:-bin/kubewright}
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 here=$(cd "$(dirname "$0")/.." && pwd)
 repo=${DEMO_DIR:-$here/demo/polyglot-shop}
-crds=${KUBEWRIGHT_CRDS:-$here/../shared/crds}
 case "$repo" in /*) ;; *) repo=$PWD/$repo ;; esac
 rm -rf "$repo"
 mkdir -p "$(dirname "$repo")"
@@ -30,12 +29,9 @@ git diff --cached --name-only | awk -F/ '{
   printf "%*s%s\n", (NF-1)*2, "", $NF }'
 
 echo
+# No --crds: kubewright carries the CRDs of everything it writes.
 validate=("$bin" validate .)
 shown="kubewright validate polyglot-shop"
-if [ -d "$crds" ]; then
-  validate+=(--crds "$crds")
-  shown+=" --crds $crds"
-fi
 echo "\$ $shown"
 status=0
 "${validate[@]}" || status=$?

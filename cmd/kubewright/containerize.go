@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -9,9 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/kubewright/kubewright/internal/analyze"
-	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/draft"
 	"github.com/kubewright/kubewright/internal/job"
-	"github.com/kubewright/kubewright/internal/workspace"
 )
 
 func newContainerizeCmd() *cobra.Command {
@@ -38,21 +38,19 @@ Defaults may come from .github/kubewright.yaml (containerize: ...).`,
 				return usageErr("--format %q: use text or json", format)
 			}
 			for _, o := range only {
-				if o != author.PartDockerfile && o != author.PartK8s && o != author.PartGitops {
+				if o != draft.PartDockerfile && o != draft.PartK8s && o != draft.PartGitops {
 					return usageErr("--only %q: use dockerfile, k8s or gitops", o)
 				}
 			}
 			opts.Author.Only = only
 			// Nothing is written for a repository without services: no
 			// Flux, Istio or External Secrets scaffolding for nothing.
-			m, err := analyze.New().Analyze(c.Context(), root)
-			if err != nil {
-				return &exitError{code: exitFail, err: err}
-			}
-			if err := noServices(c.OutOrStdout(), root, m); err != nil {
-				return err
-			}
+			opts.NeedServices = true
 			plan, err := job.Containerize(c.Context(), root, opts)
+			var none *job.NoServicesError
+			if errors.As(err, &none) {
+				return noServices(c.OutOrStdout(), root, none.Model)
+			}
 			if err != nil {
 				return &exitError{code: exitFail, err: err}
 			}
@@ -91,8 +89,8 @@ func printPlan(out io.Writer, p *job.Plan) {
 	printServices(out, p.Services)
 	printErrors(out, p.Errors)
 	verb := map[string]string{
-		workspace.ActionCreate: "create", workspace.ActionUpdate: "update",
-		workspace.ActionKeep: "keep", workspace.ActionUnchanged: "same",
+		draft.ActionCreate: "create", draft.ActionUpdate: "update",
+		draft.ActionKeep: "keep", draft.ActionUnchanged: "same",
 	}
 	counts := map[string]int{}
 	for _, f := range p.Files {
@@ -103,7 +101,7 @@ func printPlan(out io.Writer, p *job.Plan) {
 		title = "Files (dry run: nothing written)"
 	}
 	fmt.Fprintf(out, "\n%s: %d created, %d updated, %d kept, %d unchanged\n", title,
-		counts[workspace.ActionCreate], counts[workspace.ActionUpdate], counts[workspace.ActionKeep], counts[workspace.ActionUnchanged])
+		counts[draft.ActionCreate], counts[draft.ActionUpdate], counts[draft.ActionKeep], counts[draft.ActionUnchanged])
 	for _, f := range p.Files {
 		fmt.Fprintf(out, "  %-6s %s\n", verb[f.Action], f.Path)
 	}

@@ -5,18 +5,14 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
 
 	"github.com/spf13/cobra"
 
 	"github.com/kubewright/kubewright/internal/app"
 	"github.com/kubewright/kubewright/internal/author"
-	"github.com/kubewright/kubewright/internal/author/agent"
-	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/job"
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/publish"
-	"github.com/kubewright/kubewright/internal/workspace"
 )
 
 func newDoCmd() *cobra.Command {
@@ -69,57 +65,22 @@ KUBEWRIGHT_LLM_API_TYPE (openai or azure), KUBEWRIGHT_LLM_API_VERSION
 			if format != "text" && format != "json" {
 				return usageErr("--format %q: use text or json", format)
 			}
-			env := llm.ConfigFromEnv(os.Getenv)
-			lc = overlay(env, lc)
-			if err := lc.Check(); err != nil {
-				return usageErr("%v", err)
-			}
 			prog := reporter(c)
 			if prog != nil {
 				lc.HTTPClient = &http.Client{Transport: &callCounter{next: http.DefaultTransport, p: prog}}
 			}
-			client, err := llm.New(lc)
-			if err != nil {
+			ch, err := app.Do(c.Context(), app.DoSettings{
+				Intent: args[0], Root: root, LLM: lc, Budget: budget, MaxAttempts: maxAttempts, DryRun: dryRun, Author: aopts,
+				CRDs: crds, Assets: assets, NoDryRun: noDryRun, GoProxy: goProxy, Progress: prog,
+				Warn: func(msg string) { fmt.Fprintf(c.ErrOrStderr(), "warning: %s\n", msg) },
+			})
+			if app.IsSettingError(err) {
 				return usageErr("%v", err)
 			}
-			cfg, err := config.LoadRepo(root)
 			if err != nil {
 				return &exitError{code: exitFail, err: err}
 			}
-			if len(crds) == 0 {
-				if d := os.Getenv("KUBEWRIGHT_CRDS"); d != "" {
-					crds = []string{d}
-				}
-			}
-			if goProxy == "" {
-				goProxy = os.Getenv("KUBEWRIGHT_GOPROXY")
-			}
-			val, err := app.NewValidation(c.Context(), app.ValidationSettings{
-				CRDs: crds, Assets: assets, NoDryRun: noDryRun, Sandbox: true, GoProxy: goProxy, Progress: prog,
-			})
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			defer val.Close()
-			if err := val.SandboxErr(); err != nil {
-				fmt.Fprintf(c.ErrOrStderr(), "warning: %v: generated Go code will not be built or tested (install bubblewrap)\n", err)
-			}
-			meter := llm.NewMeter(job.Budget(budget, cfg))
-			res, err := agent.Run(c.Context(), client, root, agent.Options{
-				Intent: args[0], Config: cfg, Author: job.MergeOptions(cfg, aopts), MaxAttempts: maxAttempts, Meter: meter,
-				Validate: val.ValidateTree,
-				GoCheck:  val.GoCheck(),
-			})
-			if err != nil {
-				return &exitError{code: exitFail, err: err}
-			}
-			var applied *workspace.Result
-			if len(res.Files) > 0 {
-				applied, err = workspace.Apply(root, res.Files, workspace.ApplyOptions{Force: true, DryRun: dryRun, Policy: res.Policy})
-				if err != nil {
-					return &exitError{code: exitFail, err: err}
-				}
-			}
+			res := ch.Run
 			out := c.OutOrStdout()
 			if format == "json" {
 				enc := json.NewEncoder(out)
@@ -128,16 +89,16 @@ KUBEWRIGHT_LLM_API_TYPE (openai or azure), KUBEWRIGHT_LLM_API_VERSION
 					return err
 				}
 			} else {
-				printDo(out, res, applied, dryRun)
+				printDo(out, ch, dryRun)
 			}
 			switch res.Outcome {
-			case agent.Valid:
+			case job.Valid:
 				return nil
-			case agent.Nothing, agent.Stopped:
+			case job.Nothing, job.Stopped:
 				if len(res.Files) > 0 {
 					return nil
 				}
-				if res.Outcome == agent.Nothing {
+				if res.Outcome == job.Nothing {
 					return nothingErr("%s", outcomeLine(res))
 				}
 			}
@@ -163,38 +124,29 @@ KUBEWRIGHT_LLM_API_TYPE (openai or azure), KUBEWRIGHT_LLM_API_VERSION
 	return c
 }
 
-// overlay lays flags over the environment's settings.
-func overlay(env, flags llm.Config) llm.Config {
-	if flags.BaseURL != "" {
-		env.BaseURL = flags.BaseURL
-	}
-	if flags.Model != "" {
-		env.Model = flags.Model
-	}
-	if flags.APIKey != "" {
-		env.APIKey = flags.APIKey
-	}
-	return env
-}
-
-func outcomeLine(r *agent.Result) string {
+func outcomeLine(r *job.AgentRun) string {
 	switch r.Outcome {
-	case agent.Valid:
+	case job.Valid:
 		return "the change passed validation"
-	case agent.Failing:
+	case job.Failing:
 		return "validation still fails after the repair attempts; the change was written so you can finish it"
 	}
 	return publish.Sentence(r.Reason)
 }
 
-func printDo(out io.Writer, r *agent.Result, applied *workspace.Result, dryRun bool) {
-	if applied != nil && dryRun {
-		fmt.Fprint(out, applied.Diff)
-		if applied.Diff != "" {
+func printDo(out io.Writer, ch *job.Change, dryRun bool) {
+	r, applied := ch.Run, len(ch.Run.Files) > 0
+	if applied && dryRun {
+		fmt.Fprint(out, ch.Diff)
+		if ch.Diff != "" {
 			fmt.Fprintln(out)
 		}
 	}
-	fmt.Fprintf(out, "Request: %s\nAgent:   %s\nOutcome: %s (%s)\n", r.Intent, r.Agent, r.Outcome, outcomeLine(r))
+	outcome := string(r.Outcome)
+	if r.Failure != "" {
+		outcome += ", " + r.Failure
+	}
+	fmt.Fprintf(out, "Request: %s\nAgent:   %s\nOutcome: %s (%s)\n", r.Intent, r.Agent, outcome, outcomeLine(r))
 	if r.Summary != "" {
 		fmt.Fprintf(out, "\n%s\n", r.Summary)
 	}
@@ -210,13 +162,13 @@ func printDo(out io.Writer, r *agent.Result, applied *workspace.Result, dryRun b
 			}
 		}
 	}
-	if applied != nil {
+	if applied {
 		title := "Files"
 		if dryRun {
 			title = "Files (dry run: nothing written)"
 		}
 		fmt.Fprintf(out, "\n%s\n", title)
-		for _, f := range applied.Files {
+		for _, f := range ch.Files {
 			fmt.Fprintf(out, "  %-9s %s\n", f.Action, f.Path)
 		}
 	}

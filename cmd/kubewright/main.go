@@ -23,9 +23,6 @@ const (
 	exitNothing = 3
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = "dev"
-
 // exitError carries an exit code through cobra.
 type exitError struct {
 	code int
@@ -77,20 +74,8 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.PersistentFlags().BoolP("quiet", "q", false, "no progress lines on stderr")
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newAnalyzeCmd(), newContainerizeCmd(), newDoCmd(), newValidateCmd(), newServeCmd(), newVersionCmd())
+	root.AddCommand(newAnalyzeCmd(), newContainerizeCmd(), newDoCmd(), newValidateCmd(), newReviewCmd(), newActionCmd(), newServeCmd(), newVersionCmd())
 	return root
-}
-
-func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print the version",
-		Args:  cobra.NoArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			fmt.Fprintln(c.OutOrStdout(), "kubewright", version)
-			return nil
-		},
-	}
 }
 
 // pathArg returns the repository path argument (default ".") and checks it

@@ -29,14 +29,20 @@ func newValidateCmd() *cobra.Command {
 		Long: `Validate a repository the way the cluster and Flux will see it:
 discover every kustomization root (and the directories Flux Kustomizations
 point at), build them with kustomize, check the Flux wiring, decode every
-object against its schema (built-in kinds and CRDs given with --crds), lint
-Dockerfiles, apply policy, and send everything to a kube-apiserver as a
-server-side apply with dryRun=All: CRDs first, then Namespaces, then the rest.
+object against its schema, lint Dockerfiles, apply policy, and send
+everything to a kube-apiserver as a server-side apply with dryRun=All: CRDs
+first, then Namespaces, then the rest.
+
+Custom resources are checked against the CRDs kubewright carries (Flux,
+Istio, CloudNativePG, MariaDB, MongoDB, RabbitMQ, External Secrets,
+cert-manager, prometheus-operator, KEDA); --crds adds others, and a CRD given
+there replaces the carried one of the same name.
 
 --ephemeral (the default when no --kubeconfig is given and the binaries are
-found in --assets or KUBEBUILDER_ASSETS) starts a throwaway kube-apiserver and
-etcd on 127.0.0.1; no real cluster is touched. With --kubeconfig only dry-run
-requests reach that cluster.
+found in --assets, KUBEBUILDER_ASSETS, or ../lib/kubewright/assets beside
+this binary, where ` + "`make install`" + ` puts them) starts a throwaway
+kube-apiserver and etcd on 127.0.0.1; no real cluster is touched. With
+--kubeconfig only dry-run requests reach that cluster.
 
 A dry-run that cannot run (no kube-apiserver found) is skipped and shown as
 skipped; --require dry-run (or validate.require: [dry-run] in
@@ -108,10 +114,10 @@ error (a required stage that cannot run included), 3 nothing to validate.`,
 	f.BoolVar(&ephemeral, "ephemeral", false, "dry-run against a throwaway kube-apiserver on 127.0.0.1 (default when the binaries are available)")
 	f.StringVar(&kubeconfig, "kubeconfig", "", "dry-run against this cluster (only dry-run requests are sent)")
 	f.StringVar(&kubeContext, "context", "", "kubeconfig context")
-	f.StringArrayVar(&crds, "crds", nil, "file or directory of CRDs to check custom resources against (repeatable)")
+	f.StringArrayVar(&crds, "crds", nil, "file or directory of CRDs to check custom resources against, besides the carried ones (repeatable; replaces a carried CRD of the same name)")
 	f.StringVar(&format, "format", "text", "output format: text, json or sarif")
 	f.StringVar(&failOn, "fail-on", "error", "exit 1 when findings at or above this severity: error or warning")
-	f.StringVar(&assets, "assets", "", "directory with kube-apiserver and etcd (default $KUBEBUILDER_ASSETS)")
+	f.StringVar(&assets, "assets", "", "directory with kube-apiserver and etcd (default $KUBEBUILDER_ASSETS, else ../lib/kubewright/assets from the binary, where make install puts them)")
 	f.BoolVar(&noDryRun, "no-dry-run", false, "skip the server-side dry-run stage")
 	f.StringSliceVar(&require, "require", nil, "fail when this stage cannot run instead of skipping it: dry-run")
 	return c

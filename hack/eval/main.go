@@ -27,10 +27,11 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/kubewright/kubewright/internal/author/rules/kubescore"
+	"github.com/kubewright/kubewright/internal/draft"
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/job"
-	"github.com/kubewright/kubewright/internal/validate"
-	"github.com/kubewright/kubewright/internal/workspace"
+	"github.com/kubewright/kubewright/internal/validate/dryrun"
+	"github.com/kubewright/kubewright/internal/validate/suite"
 )
 
 func main() {
@@ -128,20 +129,20 @@ func countErrs(rs []result) int {
 
 // validateOptions are what `kubewright validate` uses: the shared CRDs and,
 // unless skipped, a throwaway kube-apiserver for the server-side dry-run.
-func validateOptions(dryRun bool) (validate.Options, func(), error) {
-	var opts validate.Options
+func validateOptions(dryRun bool) (suite.Options, func(), error) {
+	var opts suite.Options
 	if crds := os.Getenv("KUBEWRIGHT_CRDS"); crds != "" {
 		opts.CRDDirs = []string{crds}
 	}
 	if !dryRun {
 		return opts, func() {}, nil
 	}
-	assets, err := validate.FindAssets("")
+	assets, err := dryrun.FindAssets("")
 	if err != nil {
 		return opts, nil, fmt.Errorf("%w (or pass -no-dry-run)", err)
 	}
-	eph := validate.NewEphemeral(assets)
-	opts.DryRun = validate.DryRunCheck{Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}
+	eph := dryrun.NewEphemeral(assets)
+	opts.DryRun = dryrun.Check{Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}
 	return opts, func() { _ = eph.Stop() }, nil
 }
 
@@ -164,7 +165,7 @@ type result struct {
 	skipped    []string          // validation stages skipped
 }
 
-func evaluate(ctx context.Context, t target, bin string, vopts validate.Options, timeout time.Duration) (r result) {
+func evaluate(ctx context.Context, t target, bin string, vopts suite.Options, timeout time.Duration) (r result) {
 	r.target = t
 	start := time.Now()
 	defer func() { r.duration = time.Since(start) }()
@@ -190,7 +191,7 @@ func evaluate(ctx context.Context, t target, bin string, vopts validate.Options,
 	files := map[string][]byte{}
 	written := map[string]bool{}
 	for _, f := range plan.Files {
-		if f.Action != workspace.ActionCreate && f.Action != workspace.ActionUpdate {
+		if f.Action != draft.ActionCreate && f.Action != draft.ActionUpdate {
 			continue
 		}
 		b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f.Path)))
@@ -205,7 +206,7 @@ func evaluate(ctx context.Context, t target, bin string, vopts validate.Options,
 		r.err = err
 		return r
 	}
-	rep, err := validate.Validate(ctx, dir, vopts)
+	rep, err := suite.Validate(ctx, dir, vopts)
 	if err != nil {
 		r.err = fmt.Errorf("validate: %w", err)
 		return r

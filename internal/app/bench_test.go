@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -18,8 +17,10 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/kubewright/kubewright/internal/command"
 	"github.com/kubewright/kubewright/internal/githubapp"
 	"github.com/kubewright/kubewright/internal/queue"
+	"github.com/kubewright/kubewright/internal/request"
 )
 
 // BenchmarkWebhookIntake posts real-size signed issue_comment deliveries to
@@ -193,7 +194,8 @@ func BenchmarkWebhookBurst(b *testing.B) {
 				// for the workers, taken in order.)
 				if repos == 1 {
 					other := time.Now()
-					if _, err := q.Enqueue(context.Background(), queue.Delivery{ID: fmt.Sprintf("other-%d", n), Event: "issue_comment", Repo: "acme/other", Payload: payloads[0]}); err != nil {
+					if _, err := q.Enqueue(context.Background(), queue.NewDelivery(request.Request{Delivery: fmt.Sprintf("other-%d", n), Event: "issue_comment",
+						Repo: request.Repo{Owner: "acme", Name: "other"}, Number: 1, Actor: request.Actor{Login: "octocat"}, Command: &command.Command{Name: command.Containerize}})); err != nil {
 						b.Fatal(err)
 					}
 					select {
@@ -274,12 +276,7 @@ func (h *burstHandler) Handle(ctx context.Context, d queue.Delivery) error {
 
 func (h *burstHandler) Waiting(_ context.Context, d queue.Delivery, _ int) {
 	h.waits.Add(1)
-	var ev struct {
-		Comment struct {
-			Body string `json:"body"`
-		} `json:"comment"`
-	}
-	json.Unmarshal(d.Payload, &ev)
+	_ = d.Request.IsCommand(command.Cancel) // what the job's Waiting looks at
 }
 
 // untouchedJobs counts the jobs of the queue database waiting to be

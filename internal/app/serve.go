@@ -80,7 +80,7 @@ func NewServer(ctx context.Context, cfg config.Server, log *slog.Logger) (*Serve
 	canceller := job.CancellerFunc(func(ctx context.Context, subject, except string) (int, error) {
 		return s.queue.CancelSubject(ctx, subject, except)
 	})
-	jopts := []job.Option{job.WithPrefix(cfg.Prefix), job.WithTriggerLabel(cfg.TriggerLabel), job.WithCanceller(canceller), job.WithLogger(log), job.WithMetrics(reg)}
+	jopts := []job.Option{job.WithPrefix(cfg.Prefix), job.WithCanceller(canceller), job.WithLogger(log), job.WithMetrics(reg)}
 	// Status comment IDs live in the queue's database too (any replica
 	// edits the same comment); workspaces under the data directory, where
 	// the runner sweeps what a dead process left.
@@ -300,7 +300,7 @@ type sink struct{ q *queue.Queue }
 var _ githubapp.Sink = sink{}
 
 func (k sink) Accept(ctx context.Context, d githubapp.Delivery) (githubapp.Outcome, error) {
-	dup, err := k.q.Enqueue(ctx, queue.Delivery{ID: d.ID, Event: d.Event, Installation: d.Installation, Repo: d.Repo, Subject: d.Subject, Payload: d.Raw})
+	dup, err := k.q.Enqueue(ctx, queue.NewDelivery(d.Request))
 	if err != nil {
 		return 0, err
 	}

@@ -18,21 +18,29 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/kubewright/kubewright/internal/config"
+	"github.com/kubewright/kubewright/internal/crds"
 	"github.com/kubewright/kubewright/internal/progress"
 	"github.com/kubewright/kubewright/internal/sandbox"
 	"github.com/kubewright/kubewright/internal/validate"
+	"github.com/kubewright/kubewright/internal/validate/dryrun"
+	"github.com/kubewright/kubewright/internal/validate/gocheck"
+	"github.com/kubewright/kubewright/internal/validate/schema"
+	"github.com/kubewright/kubewright/internal/validate/suite"
 )
 
 // ValidationSettings are what serve and the CLI commands validate with.
-// The zero value validates without CRDs, a dry-run only when
-// kube-apiserver binaries are found ($KUBEBUILDER_ASSETS), and no Go
-// check.
+// The zero value validates custom resources against the CRDs kubewright
+// carries (internal/crds), runs a dry-run only when kube-apiserver
+// binaries are found ($KUBEBUILDER_ASSETS, or where `make install` put
+// them: dryrun.FindAssets), and no Go check.
 type ValidationSettings struct {
 	// CRDs are files or directories of CustomResourceDefinitions custom
-	// resources are checked against.
+	// resources are checked against, besides the embedded ones: a CRD
+	// here replaces the embedded one of the same name or group/kind.
 	CRDs []string
 	// Assets is the directory with kube-apiserver and etcd for the
-	// throwaway dry-run server; empty: $KUBEBUILDER_ASSETS.
+	// throwaway dry-run server; empty: $KUBEBUILDER_ASSETS, else where
+	// `make install` put them (dryrun.InstalledAssetsDir).
 	Assets string
 	// Ephemeral asks for the throwaway server (--ephemeral): without its
 	// binaries, construction fails instead of skipping the dry-run.
@@ -44,7 +52,7 @@ type ValidationSettings struct {
 	// Kubeconfig and Context dry-run against a cluster instead (only
 	// dry-run requests are sent); they exclude Ephemeral.
 	Kubeconfig, Context string
-	// PerJob gives every job (validate.JobScope) its own throwaway
+	// PerJob gives every job (dryrun.JobScope) its own throwaway
 	// server from a pool that keeps one spare started (serve). Otherwise
 	// one server serves the process (the CLI: one process, one job).
 	PerJob bool
@@ -77,12 +85,12 @@ var cliNames = SettingNames{CRDs: "--crds", Assets: "--assets", GoProxy: "--go-p
 // Validation is validation wired from ValidationSettings: the options
 // every validation shares, the dry-run server(s), and the Go check.
 type Validation struct {
-	opts    validate.Options
-	pool    *validate.Pool      // PerJob
-	eph     *validate.Ephemeral // one server for the process
+	opts    suite.Options
+	pool    *dryrun.Pool      // PerJob
+	eph     *dryrun.Ephemeral // one server for the process
 	box     *sandbox.Sandbox
 	boxErr  error
-	goCheck validate.GoCheck
+	goCheck gocheck.Check
 	log     *slog.Logger
 
 	warmOnce   sync.Once
@@ -113,12 +121,19 @@ func NewValidation(ctx context.Context, s ValidationSettings) (*Validation, erro
 		return nil, errors.New("--ephemeral and --kubeconfig exclude each other")
 	}
 	if len(s.CRDs) > 0 {
-		crds, err := validate.LoadCRDs(s.CRDs...)
+		given, err := schema.LoadCRDs(s.CRDs...)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", names.CRDs, err)
 		}
-		v.opts.CRDs = crds
+		v.opts.CRDs = given
 	}
+	// The embedded CRDs come last (suite.Options.BuiltinCRDs): the
+	// tree's, these and the repository's validate.crds win over them.
+	builtin, err := crds.Except(v.opts.CRDs)
+	if err != nil {
+		return nil, err
+	}
+	v.opts.BuiltinCRDs = builtin
 	if err := v.dryRun(s, names); err != nil {
 		return nil, err
 	}
@@ -127,7 +142,7 @@ func NewValidation(ctx context.Context, s ValidationSettings) (*Validation, erro
 	}
 	if s.Sandbox {
 		v.box, v.boxErr = sandbox.Detect(ctx)
-		v.goCheck = validate.GoCheck{Sandbox: v.box, Proxy: s.GoProxy}
+		v.goCheck = gocheck.Check{Sandbox: v.box, Proxy: s.GoProxy}
 		if v.boxErr == nil && s.GoCacheSeed != "" {
 			if err := os.MkdirAll(s.GoCacheSeed, 0o700); err != nil {
 				return nil, fmt.Errorf("Go build cache seed %s: %w (the data directory must be writable)", s.GoCacheSeed, err)
@@ -144,6 +159,7 @@ func NewValidation(ctx context.Context, s ValidationSettings) (*Validation, erro
 // or not), or none (shown as skipped).
 func (v *Validation) dryRun(s ValidationSettings, names SettingNames) error {
 	if s.NoDryRun {
+		v.opts.DryRunSkipped = "switched off (--no-dry-run)"
 		return nil
 	}
 	if s.Kubeconfig != "" {
@@ -151,7 +167,7 @@ func (v *Validation) dryRun(s ValidationSettings, names SettingNames) error {
 		if err != nil {
 			return err
 		}
-		v.opts.DryRun = validate.DryRunCheck{Config: func(context.Context) (*rest.Config, error) { return cfg, nil }}
+		v.opts.DryRun = dryrun.Check{Config: func(context.Context) (*rest.Config, error) { return cfg, nil }}
 		return nil
 	}
 	assets, err := findAssets(s.Assets, s.Ephemeral || s.RequireDryRun, names.Assets)
@@ -159,27 +175,28 @@ func (v *Validation) dryRun(s ValidationSettings, names SettingNames) error {
 		return err
 	}
 	if assets == "" {
-		v.log.Warn("server-side dry-run disabled: no kube-apiserver binaries (set " + names.Assets + ")")
+		v.opts.DryRunSkipped = fmt.Sprintf("no kube-apiserver found: %s, or point %s at them", dryrun.InstallFix, names.Assets)
+		v.log.Warn("server-side dry-run disabled: " + v.opts.DryRunSkipped)
 		return nil
 	}
 	// envtest logs through controller-runtime's global logger, which
 	// otherwise prints a stack trace to stderr on its first start.
 	ctrllog.SetLogger(logr.FromSlogHandler(v.log.Handler()))
 	if s.PerJob {
-		// Each job (validate.JobScope) gets its own server, stopped when
+		// Each job (dryrun.JobScope) gets its own server, stopped when
 		// the job ends: no repository's dry-run sees another's CRDs,
 		// namespaces or objects. One spare is kept started.
-		v.pool = validate.NewPool(assets, validate.WithPoolLogger(v.log))
-		v.opts.DryRun = validate.DryRunCheck{Config: v.pool.Config, Install: true}
+		v.pool = dryrun.NewPool(assets, dryrun.WithPoolLogger(v.log))
+		v.opts.DryRun = dryrun.Check{Config: v.pool.Config, Install: true}
 		return nil
 	}
-	v.eph = validate.NewEphemeral(assets)
-	v.opts.DryRun = validate.DryRunCheck{Config: startingServer(s.Progress, v.eph.Config), Install: true, Memo: v.eph.Memo()}
+	v.eph = dryrun.NewEphemeral(assets)
+	v.opts.DryRun = dryrun.Check{Config: startingServer(s.Progress, v.eph.Config), Install: true, Memo: v.eph.Memo()}
 	return nil
 }
 
 // Options are the options every validation starts from.
-func (v *Validation) Options() validate.Options { return v.opts }
+func (v *Validation) Options() suite.Options { return v.opts }
 
 // Validate validates the tree in dir with repo's settings (the default
 // branch's, never the tree's; nil: the tree's) and the extra checks; it
@@ -187,7 +204,7 @@ func (v *Validation) Options() validate.Options { return v.opts }
 func (v *Validation) Validate(ctx context.Context, dir string, repo *config.Repo, extra ...validate.Check) (*validate.Report, error) {
 	o := v.opts.With(extra...)
 	o.Config = repo
-	return validate.Validate(ctx, dir, o)
+	return suite.Validate(ctx, dir, o)
 }
 
 // ValidateTree validates dir with the tree's own settings; it is an
@@ -198,7 +215,7 @@ func (v *Validation) ValidateTree(ctx context.Context, dir string, extra ...vali
 
 // GoCheck builds, vets and tests generated Go modules in the sandbox
 // (with the warmed build cache seed when one is set).
-func (v *Validation) GoCheck() validate.GoCheck { return v.goCheck }
+func (v *Validation) GoCheck() gocheck.Check { return v.goCheck }
 
 // Sandbox is where generated code runs, or why it does not.
 func (v *Validation) Sandbox() sandbox.Status { return v.box.Status() }
@@ -283,26 +300,26 @@ func GoCacheSeedDir(dataDir string) string {
 }
 
 // findAssets resolves the kube-apiserver and etcd for the throwaway
-// dry-run server: "" when none are configured and the dry-run was not
-// asked for (it is then skipped, and shown as skipped); an error naming
+// dry-run server: "" when none are configured or installed and the
+// dry-run was not asked for (it is then skipped, and shown as skipped); an error naming
 // the fix when a directory was named (setting or KUBEBUILDER_ASSETS) and
 // lacks them, or the dry-run is required.
 func findAssets(dir string, required bool, setting string) (string, error) {
-	found, err := validate.FindAssets(dir)
+	found, err := dryrun.FindAssets(dir)
 	if err == nil {
 		return found, nil
 	}
 	named := dir
 	if named == "" {
-		named = os.Getenv(validate.AssetsEnv)
+		named = os.Getenv(dryrun.AssetsEnv)
 	}
 	switch {
-	case !errors.Is(err, validate.ErrNoAssets):
+	case !errors.Is(err, dryrun.ErrNoAssets):
 		return "", fmt.Errorf("kube-apiserver and etcd in %s: %w", named, err)
 	case named != "":
 		return "", fmt.Errorf("no kube-apiserver and etcd in %s: build them with `make testenv` (they land in .cache/kube-assets) and pass that directory to %s", named, setting)
 	case required:
-		return "", fmt.Errorf("the dry-run is required but no kube-apiserver was found: build one with `make testenv` and pass %s .cache/kube-assets (or set %s), or dry-run against a cluster with --kubeconfig", setting, validate.AssetsEnv)
+		return "", fmt.Errorf("the dry-run is required but no kube-apiserver was found: %s; or pass %s DIR (or set %s), or dry-run against a cluster with --kubeconfig", dryrun.InstallFix, setting, dryrun.AssetsEnv)
 	}
 	return "", nil
 }

@@ -13,13 +13,14 @@ import (
 
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/validate"
-	"github.com/kubewright/kubewright/internal/validate/gochecktest"
+	"github.com/kubewright/kubewright/internal/validate/dryrun"
+	"github.com/kubewright/kubewright/internal/validate/gocheck/gochecktest"
 )
 
 // TestNewValidationSettings: a missing or malformed setting fails
 // construction with a message naming it (as the user set it) and the fix.
 func TestNewValidationSettings(t *testing.T) {
-	t.Setenv(validate.AssetsEnv, "")
+	t.Setenv(dryrun.AssetsEnv, "")
 	serve := SettingNames{CRDs: "--crds / KUBEWRIGHT_CRDS", Assets: "--assets / KUBEWRIGHT_ASSETS", GoProxy: "--go-proxy / KUBEWRIGHT_GOPROXY"}
 	missing := filepath.Join(t.TempDir(), "nope")
 	tests := []struct {
@@ -35,7 +36,7 @@ func TestNewValidationSettings(t *testing.T) {
 		{"missing crds serve", ValidationSettings{CRDs: []string{missing}, Names: serve}, "--crds / KUBEWRIGHT_CRDS: "},
 		{"missing assets", ValidationSettings{Assets: missing}, "no kube-apiserver and etcd in " + missing + ": build them with `make testenv` (they land in .cache/kube-assets) and pass that directory to --assets"},
 		{"missing assets serve", ValidationSettings{Assets: missing, Names: serve}, "pass that directory to --assets / KUBEWRIGHT_ASSETS"},
-		{"required, none", ValidationSettings{RequireDryRun: true}, "the dry-run is required but no kube-apiserver was found: build one with `make testenv` and pass --assets .cache/kube-assets (or set KUBEBUILDER_ASSETS), or dry-run against a cluster with --kubeconfig"},
+		{"required, none", ValidationSettings{RequireDryRun: true}, "the dry-run is required but no kube-apiserver was found: run `make install` in a kubewright checkout (it puts kube-apiserver and etcd beside kubewright; the container image has them built in); or pass --assets DIR (or set KUBEBUILDER_ASSETS), or dry-run against a cluster with --kubeconfig"},
 		{"ephemeral, none", ValidationSettings{Ephemeral: true}, "the dry-run is required but no kube-apiserver was found"},
 		{"missing kubeconfig", ValidationSettings{Kubeconfig: missing}, "kubeconfig " + missing + ": "},
 		{"bad go proxy", ValidationSettings{GoProxy: "direct"}, "--go-proxy: "},
@@ -67,7 +68,7 @@ func TestNewValidationSettings(t *testing.T) {
 // TestValidationDryRunWiring: the CLI gets one server for the process,
 // serve one per job from a pool; without binaries the stage is skipped.
 func TestValidationDryRunWiring(t *testing.T) {
-	assets, err := validate.FindAssets("")
+	assets, err := dryrun.FindAssets("")
 	if err != nil {
 		t.Fatalf("%v (set KUBEBUILDER_ASSETS)", err)
 	}
@@ -83,7 +84,7 @@ func TestValidationDryRunWiring(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Setenv(validate.AssetsEnv, "")
+	t.Setenv(dryrun.AssetsEnv, "")
 	v, err := NewValidation(context.Background(), ValidationSettings{})
 	if err != nil {
 		t.Fatal(err)

@@ -1,20 +1,16 @@
 // Package author defines how kubewright proposes files. An Author turns a
-// SystemModel into a Draft: file contents and the assumptions behind them.
-// Authors never touch git or the filesystem; the workspace applies drafts.
+// SystemModel into a draft.Draft: file contents and the assumptions
+// behind them. Authors only propose: they never write, validate, touch
+// git or publish; the job applies drafts (package draft), validates them
+// and asks for repairs. author/rules is the deterministic author,
+// author/agent the LLM one.
 package author
 
 import (
 	"context"
-	"sort"
 
 	"github.com/kubewright/kubewright/internal/analyze"
-)
-
-// Parts an author can be limited to (Options.Only).
-const (
-	PartDockerfile = "dockerfile"
-	PartK8s        = "k8s"
-	PartGitops     = "gitops"
+	"github.com/kubewright/kubewright/internal/draft"
 )
 
 // Options steer authoring. Zero values mean "use the default", which
@@ -34,12 +30,17 @@ type Options struct {
 	IngressHost string
 	// IngressClass for Ingress objects (default: convention, else "nginx").
 	IngressClass string
-	// Only limits output to some parts (PartDockerfile, PartK8s, PartGitops).
+	// Only limits output to some parts (draft.PartDockerfile, PartK8s,
+	// PartGitops).
 	Only []string
 	// RepoURL and Branch feed the Flux GitRepository (default
 	// "https://github.com/OWNER/<repo>" and "main").
 	RepoURL string
 	Branch  string
+	// ImageCI adds the GitHub Actions workflow that builds and pushes
+	// every service's image (draft.ImageWorkflowPath), with the Dockerfiles
+	// or the GitOps part (the repository's containerize.ci).
+	ImageCI bool
 }
 
 // Wants reports whether part is selected by Options.Only.
@@ -55,32 +56,7 @@ func (o Options) Wants(part string) bool {
 	return false
 }
 
-// File is one proposed file.
-type File struct {
-	// Path is slash-separated and relative to the repository root.
-	Path    string `json:"path"`
-	Content []byte `json:"-"`
-	// Service names the service the file belongs to ("" for shared files).
-	Service string `json:"service,omitempty"`
-	// Part is PartDockerfile, PartK8s or PartGitops (empty for other
-	// files, such as an agent's service code).
-	Part string `json:"part"`
-	// Delete removes the file instead of writing Content.
-	Delete bool `json:"delete,omitempty"`
-}
-
-// Draft is an author's proposal.
-type Draft struct {
-	Files       []File   `json:"files"`
-	Assumptions []string `json:"assumptions,omitempty"`
-}
-
-// Sort orders files by path so drafts compare and print deterministically.
-func (d *Draft) Sort() {
-	sort.Slice(d.Files, func(i, j int) bool { return d.Files[i].Path < d.Files[j].Path })
-}
-
 // Author proposes files for a system.
 type Author interface {
-	Author(ctx context.Context, m *analyze.SystemModel, opts Options) (*Draft, error)
+	Author(ctx context.Context, m *analyze.SystemModel, opts Options) (*draft.Draft, error)
 }

@@ -45,6 +45,8 @@ const (
 	Containerize Name = "containerize"
 	Plan         Name = "plan"
 	Validate     Name = "validate"
+	Review       Name = "review"
+	Fix          Name = "fix"
 	Help         Name = "help"
 	Cancel       Name = "cancel"
 )
@@ -144,6 +146,16 @@ func Commands() []Spec {
 			Name:    Help,
 			Summary: "Show this list of commands.",
 			Where:   Anywhere,
+		},
+		{
+			Name:    Review,
+			Summary: "Review this pull request now: inline comments on the findings it introduces, fixes you can commit, and what Flux will change.",
+			Where:   PullRequest,
+		},
+		{
+			Name:    Fix,
+			Summary: "Commit the fixes of the findings this pull request introduces to its branch (or reply with them, for a branch kubewright cannot push to).",
+			Where:   PullRequest,
 		},
 		{
 			Name:    Cancel,

@@ -39,6 +39,7 @@ type Repo struct {
 	Commands       Commands    `json:"commands"`
 	PullRequest    PullRequest `json:"pullRequest"`
 	Agents         Agents      `json:"agents"`
+	Review         Review      `json:"review"`
 
 	// lines maps a setting ("validate.crds[0]") to its line in the file,
 	// for errors found after decoding.
@@ -79,6 +80,19 @@ type PullRequest struct {
 	// CloseIssue writes "Closes #N" so merging closes the requesting issue
 	// (default: the body only links the issue).
 	CloseIssue bool `json:"closeIssue,omitempty"`
+}
+
+// Review configures the automatic review of pull requests.
+type Review struct {
+	// Off turns the automatic review off; `/ai review` still works.
+	Off bool `json:"off,omitempty"`
+	// Drafts reviews draft pull requests too (default: skipped until
+	// they are ready for review).
+	Drafts bool `json:"drafts,omitempty"`
+	// Paths are further repository-relative files or directories whose
+	// change starts a review, besides Dockerfiles, .dockerignore files,
+	// k8s/, gitops/ and kustomizations. ParseRepo cleans them.
+	Paths []string `json:"paths,omitempty"`
 }
 
 // Commands configures who may run /ai commands besides the repository's
@@ -129,7 +143,19 @@ type Containerize struct {
 	Only            []string `json:"only,omitempty"`
 	RepoURL         string   `json:"repoURL,omitempty"`
 	Branch          string   `json:"branch,omitempty"`
+	// CI names the CI system that builds and pushes the services' images
+	// (CIGitHubActions; empty: none). With it set, containerize also
+	// writes .github/workflows/kubewright-images.yml, and the write
+	// policy allows that one file.
+	CI string `json:"ci,omitempty"`
 }
+
+// CIGitHubActions in containerize.ci writes a GitHub Actions workflow that
+// builds and pushes every service's image.
+const CIGitHubActions = "github-actions"
+
+// ImageCI reports whether containerize.ci asks for the image workflow.
+func (c Containerize) ImageCI() bool { return c.CI == CIGitHubActions }
 
 // ParseRepo decodes a settings file strictly, within a byte cap and an
 // alias-expansion budget. Every error names the file, the line when
@@ -167,6 +193,11 @@ func (c *Repo) check(name string) error {
 			return bad(fmt.Sprintf("containerize.only[%d]", i), "%q is not a part (use dockerfile, k8s or gitops)", o)
 		}
 	}
+	switch ci := c.Containerize.CI; ci {
+	case "", CIGitHubActions:
+	default:
+		return bad("containerize.ci", "%q is not a CI system kubewright writes for (use %s, or leave it out for none)", ci, CIGitHubActions)
+	}
 	for i, team := range c.Commands.Teams {
 		if org, slug, ok := strings.Cut(team, "/"); !ok || org == "" || slug == "" || strings.Contains(slug, "/") {
 			return bad(fmt.Sprintf("commands.teams[%d]", i), "%q is not a team (use org/team-slug)", team)
@@ -195,6 +226,14 @@ func (c *Repo) check(name string) error {
 			return bad(key, "%q %v", p, err)
 		}
 		c.Validate.CRDs[i] = clean
+	}
+	for i, p := range c.Review.Paths {
+		key := fmt.Sprintf("review.paths[%d]", i)
+		clean, err := cleanRepoPath(p, false)
+		if err != nil {
+			return bad(key, "%q %v", p, err)
+		}
+		c.Review.Paths[i] = clean
 	}
 	for i, p := range c.Agents.Paths {
 		key := fmt.Sprintf("agents.paths[%d]", i)

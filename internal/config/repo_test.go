@@ -45,9 +45,9 @@ func TestParseRepo(t *testing.T) {
 
 		// Keys.
 		{name: "unknown key", in: "containerize:\n  regsitry: x\n",
-			wantErr: ".github/kubewright.yaml:2: unknown setting containerize.regsitry (did you mean registry? containerize takes branch, env, ingressClass, ingressHost, namespacePrefix, only, registry, repoURL, services)"},
+			wantErr: ".github/kubewright.yaml:2: unknown setting containerize.regsitry (did you mean registry? containerize takes branch, ci, env, ingressClass, ingressHost, namespacePrefix, only, registry, repoURL, services)"},
 		{name: "unknown top-level key", in: "replicas: 3\n",
-			wantErr: ".github/kubewright.yaml:1: unknown setting replicas (remove it or correct it; this file takes agents, allowWorkflows, commands, containerize, pullRequest, validate)"},
+			wantErr: ".github/kubewright.yaml:1: unknown setting replicas (remove it or correct it; this file takes agents, allowWorkflows, commands, containerize, pullRequest, review, validate)"},
 		{name: "agents misspelt", in: "agents:\n  maxAttempt: 2\n",
 			wantErr: ".github/kubewright.yaml:2: unknown setting agents.maxAttempt (did you mean maxAttempts? agents takes maxAttempts, paths, servicesDir, tokensPerJob)"},
 		{name: "duplicate key", in: "containerize:\n  env: a\n  env: b\n",
@@ -57,7 +57,7 @@ func TestParseRepo(t *testing.T) {
 		{name: "second document", in: "containerize: {}\n---\nvalidate: {}\n",
 			wantErr: ".github/kubewright.yaml:2: a second YAML document starts here (.github/kubewright.yaml holds one document: remove the ---)"},
 		{name: "not a mapping", in: "- containerize\n",
-			wantErr: ".github/kubewright.yaml:1: expected settings as key: value lines (agents, allowWorkflows, commands, containerize, pullRequest, validate), got a list"},
+			wantErr: ".github/kubewright.yaml:1: expected settings as key: value lines (agents, allowWorkflows, commands, containerize, pullRequest, review, validate), got a list"},
 		{name: "bad yaml", in: "containerize:\n  env: [\n", wantErr: ".github/kubewright.yaml:2: not valid YAML"},
 
 		// Types: the errors speak YAML, not Go.
@@ -148,6 +148,28 @@ func TestParseRepo(t *testing.T) {
 				t.Errorf("servicesDir %q", r.Agents.ServicesDir)
 			}
 		}},
+		{name: "review settings", in: "review:\n  drafts: true\n  paths: [./charts/, helm/values.yaml]\n", check: func(t *testing.T, r *Repo) {
+			if !r.Review.Drafts || r.Review.Off || strings.Join(r.Review.Paths, ",") != "charts,helm/values.yaml" {
+				t.Errorf("review = %+v", r.Review)
+			}
+		}},
+		{name: "review path escapes", in: "review:\n  paths: [../x]\n", wantErr: `.github/kubewright.yaml:2: review.paths[0]: "../x" leaves the repository`},
+		{name: "review typo", in: "review:\n  draft: true\n", wantErr: "review.draft"},
+		{name: "image CI", in: "containerize:\n  ci: github-actions\n", check: func(t *testing.T, r *Repo) {
+			if r.Containerize.CI != CIGitHubActions || !r.Containerize.ImageCI() {
+				t.Errorf("containerize.ci = %q, ImageCI %v", r.Containerize.CI, r.Containerize.ImageCI())
+			}
+		}},
+		{name: "image CI off by default", in: "containerize:\n  env: dev\n", check: func(t *testing.T, r *Repo) {
+			if r.Containerize.ImageCI() {
+				t.Error("ImageCI() is true without containerize.ci")
+			}
+		}},
+		{name: "image CI unknown system", in: "containerize:\n  env: dev\n  ci: gitlab\n",
+			wantErr: `.github/kubewright.yaml:3: containerize.ci: "gitlab" is not a CI system kubewright writes for (use github-actions, or leave it out for none)`},
+		{name: "image CI letter case", in: "containerize:\n  ci: GitHub-Actions\n", wantErr: `containerize.ci: "GitHub-Actions" is not a CI system`},
+		{name: "image CI not a string", in: "containerize:\n  ci: [github-actions]\n", wantErr: ".github/kubewright.yaml:2: containerize.ci"},
+		{name: "image CI misspelt key", in: "containerize:\n  cl: github-actions\n", wantErr: "unknown setting containerize.cl (did you mean ci?"},
 		{name: "agents path escapes", in: "agents:\n  paths: [../other]\n", wantErr: `.github/kubewright.yaml:2: agents.paths[0]: "../other" leaves the repository`},
 		{name: "agents absolute path", in: "agents:\n  paths: [/etc]\n", wantErr: "is absolute"},
 		{name: "agents whole repository", in: "agents:\n  paths: [.]\n", wantErr: `agents.paths[0]: "." is the whole repository`},

@@ -12,9 +12,18 @@ import (
 // TestRulesMatchValidate keeps Rules the one list: every ID the validate
 // stages report is in it, and every ID in it is still reported.
 func TestRulesMatchValidate(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join("..", "validate", "*.go"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no validate sources found: %v", err)
+	// The validate core and every stage package under it.
+	var files []string
+	for _, root := range []string{filepath.Join("..", "validate")} {
+		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") {
+				files = append(files, p)
+			}
+			return err
+		})
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no sources found under %s: %v", root, err)
+		}
 	}
 	id := regexp.MustCompile(`"(KW-[A-Z]+-\d{3})"`)
 	used := map[string]string{}
@@ -27,17 +36,17 @@ func TestRulesMatchValidate(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, m := range id.FindAllStringSubmatch(string(data), -1) {
-			used[m[1]] = filepath.Base(f)
+			used[m[1]], _ = filepath.Rel("..", f)
 		}
 	}
 	for u, file := range used {
 		if _, ok := LookupRule(u); !ok {
-			t.Errorf("%s (reported in internal/validate/%s) is missing from finding.Rules: add it to internal/finding/rules.go", u, file)
+			t.Errorf("%s (reported in internal/%s) is missing from finding.Rules: add it to internal/finding/rules.go", u, file)
 		}
 	}
 	for _, r := range Rules {
 		if _, ok := used[r.ID]; !ok {
-			t.Errorf("finding.Rules lists %s, which internal/validate no longer reports: remove it", r.ID)
+			t.Errorf("finding.Rules lists %s, which internal/validate does not report any more: remove it", r.ID)
 		}
 		if r.Stage == "" || r.Title == "" || r.Severity.Rank() == 0 {
 			t.Errorf("rule %s is incomplete: %+v", r.ID, r)

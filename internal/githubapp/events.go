@@ -8,6 +8,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/kubewright/kubewright/internal/command"
+	"github.com/kubewright/kubewright/internal/request"
 )
 
 // The events kubewright acts on, and which of their payloads. Everything
@@ -16,6 +17,7 @@ import (
 const (
 	eventIssueComment = "issue_comment"
 	eventIssues       = "issues"
+	eventPullRequest  = "pull_request"
 	eventPing         = "ping"
 )
 
@@ -25,12 +27,11 @@ const DefaultTriggerLabel = "kubewright"
 
 // relevantEvent reports whether kubewright handles the event at all, so
 // the rest are dropped before their payload is buffered or parsed.
-// pull_request, pull_request_review_comment and the installation events
-// need no work yet: clients are created on demand, and review comes with
-// its command.
+// pull_request_review_comment and the installation events need no work:
+// clients are created on demand.
 func relevantEvent(event string) bool {
 	switch event {
-	case eventIssueComment, eventIssues, eventPing:
+	case eventIssueComment, eventIssues, eventPullRequest, eventPing:
 		return true
 	}
 	return false
@@ -65,35 +66,82 @@ func defaultFilter() filter {
 	return filter{prefix: command.DefaultPrefix, label: DefaultTriggerLabel}
 }
 
-// relevant reports whether a parsed event is one internal/job acts on; if
-// not, why (for the reply and the log).
+// RequestOptions are the settings a payload is read with: the ones the
+// job runs with.
+type RequestOptions struct {
+	// Prefix starts a command (default command.DefaultPrefix).
+	Prefix string
+	// Label is the trigger label (default DefaultTriggerLabel); NoLabel
+	// turns labels off.
+	Label   string
+	NoLabel bool
+}
+
+// ParseRequest turns one event's JSON payload into the request the job
+// runs, as webhook intake does: for the Action (its event file) and for
+// tests. why says why there is nothing to run; err that the payload does
+// not parse.
+func ParseRequest(event, deliveryID string, payload []byte, opts RequestOptions) (req request.Request, why string, err error) {
+	f := defaultFilter()
+	if opts.Prefix != "" {
+		f.prefix = opts.Prefix
+	}
+	if opts.Label != "" {
+		f.label = opts.Label
+	}
+	if opts.NoLabel {
+		f.label = ""
+	}
+	parsed, err := github.ParseWebHook(event, payload)
+	if err != nil {
+		return req, "", fmt.Errorf("%s payload: %w", event, err)
+	}
+	installation, _ := subject(parsed)
+	req, why = f.request(deliveryID, event, installation, parsed)
+	return req, why, nil
+}
+
+// request turns a parsed event into the typed request internal/job runs,
+// or says why there is none (for the reply and the log). Parsing happens
+// here, once: the queue stores the request, not the payload.
 //
 //   - issue_comment: created, by someone who is not a bot, holding a line
 //     that starts with the prefix (a command, help, a usage reply or a
 //     free-text request: all of them get an answer). An edited comment
 //     never runs a command again, a deleted one has nothing to run.
 //   - issues: opened with the trigger label, or given it (labeled), by
-//     someone who is not a bot.
-func (f filter) relevant(payload any) (bool, string) {
+//     someone who is not a bot: a containerize.
+//   - pull_request: opened, synchronize (a push), reopened or
+//     ready_for_review: a review. Pull requests by bots are reviewed too
+//     (a dependency update can change a manifest); the job decides from
+//     the repository's settings whether drafts and unrelated changes are
+//     reviewed.
+func (f filter) request(deliveryID, event string, installation int64, payload any) (request.Request, string) {
+	req := request.Request{Delivery: deliveryID, Event: event, Installation: installation}
 	switch e := payload.(type) {
 	case *github.IssueCommentEvent:
 		if why := onlyAction(e.GetAction(), "created"); why != "" {
-			return false, why
+			return req, why
 		}
 		c := e.GetComment()
 		if isBot(c.GetUser()) {
-			return false, "comment by a bot"
+			return req, "comment by a bot"
 		}
-		if command.Parse(c.GetBody(), command.Options{Prefix: f.prefix}).Kind == command.KindIgnore {
-			return false, "comment holds no " + f.prefix + " command"
+		req.OnPullRequest = e.GetIssue().GetPullRequestLinks() != nil
+		res := command.Parse(c.GetBody(), command.Options{Prefix: f.prefix, Context: req.Place()})
+		var ok bool
+		if req.Command, req.Intent, req.Reply, ok = request.FromComment(res); !ok {
+			return req, "comment holds no " + f.prefix + " command"
 		}
-		return true, ""
+		req.Trigger, req.CommentID = request.Comment, c.GetID()
+		req.Repo, req.Number = repoOf(e.GetRepo()), e.GetIssue().GetNumber()
+		req.Actor = request.Actor{Login: c.GetUser().GetLogin(), ID: c.GetUser().GetID(), Association: c.GetAuthorAssociation()}
 	case *github.IssuesEvent:
 		if why := onlyAction(e.GetAction(), "opened", "labeled"); why != "" {
-			return false, why
+			return req, why
 		}
 		if f.label == "" {
-			return false, "no trigger label is configured"
+			return req, "no trigger label is configured"
 		}
 		labeled := false
 		if e.GetAction() == "labeled" {
@@ -104,15 +152,43 @@ func (f filter) relevant(payload any) (bool, string) {
 			}
 		}
 		if !labeled {
-			return false, "issue does not carry the trigger label " + f.label
+			return req, "issue does not carry the trigger label " + f.label
 		}
 		if isBot(e.GetSender()) {
-			return false, "label set by a bot"
+			return req, "label set by a bot"
 		}
-		return true, ""
+		req.Trigger, req.Command = request.Label, &command.Command{Name: command.Containerize}
+		req.Repo, req.Number = repoOf(e.GetRepo()), e.GetIssue().GetNumber()
+		req.Actor = request.Actor{Login: e.GetSender().GetLogin(), ID: e.GetSender().GetID()}
+	case *github.PullRequestEvent:
+		if why := onlyAction(e.GetAction(), "opened", "synchronize", "reopened", "ready_for_review"); why != "" {
+			return req, why
+		}
+		if e.GetPullRequest().GetState() == "closed" {
+			return req, "pull request is closed"
+		}
+		req.Trigger, req.Command, req.OnPullRequest = request.PullRequest, &command.Command{Name: command.Review}, true
+		req.Repo, req.Number = repoOf(e.GetRepo()), e.GetNumber()
+		if req.Number == 0 {
+			req.Number = e.GetPullRequest().GetNumber()
+		}
+		req.Actor = request.Actor{Login: e.GetSender().GetLogin(), ID: e.GetSender().GetID()}
 	default:
-		return false, "event is not handled"
+		return req, "event is not handled"
 	}
+	if err := req.Validate(); err != nil {
+		return req, "payload is incomplete: " + err.Error()
+	}
+	return req, ""
+}
+
+// repoOf is the payload's repository.
+func repoOf(r *github.Repository) request.Repo {
+	owner, name := r.GetOwner().GetLogin(), r.GetName()
+	if owner == "" || name == "" {
+		owner, name, _ = strings.Cut(r.GetFullName(), "/")
+	}
+	return request.Repo{Owner: owner, Name: name, DefaultBranch: r.GetDefaultBranch()}
 }
 
 // onlyAction is "" when action is one of allowed, else why not.
@@ -141,26 +217,6 @@ func subject(payload any) (installation int64, repo string) {
 		repo = fullName(e.GetRepo())
 	}
 	return installation, repo
-}
-
-// issueSubject is "owner/name#number" for issue, comment and pull request
-// events, "" otherwise.
-func issueSubject(repo string, payload any) string {
-	n := 0
-	switch e := payload.(type) {
-	case *github.IssueCommentEvent:
-		n = e.GetIssue().GetNumber()
-	case *github.IssuesEvent:
-		n = e.GetIssue().GetNumber()
-	case *github.PullRequestEvent:
-		n = e.GetNumber()
-	case *github.PullRequestReviewCommentEvent:
-		n = e.GetPullRequest().GetNumber()
-	}
-	if repo == "" || n == 0 {
-		return ""
-	}
-	return fmt.Sprintf("%s#%d", repo, n)
 }
 
 func fullName(r *github.Repository) string {

@@ -8,16 +8,19 @@ import (
 )
 
 // The filter keeps exactly what internal/job acts on, with the prefix and
-// trigger label the job is configured with.
-func TestFilterRelevant(t *testing.T) {
-	user := &github.User{Login: github.Ptr("octocat"), Type: github.Ptr("User")}
+// trigger label the job is configured with, and turns it into the typed
+// request the job runs.
+func TestFilterRequest(t *testing.T) {
+	user := &github.User{Login: github.Ptr("octocat"), ID: github.Ptr(int64(583231)), Type: github.Ptr("User")}
+	repo := &github.Repository{Name: github.Ptr("shop"), Owner: &github.User{Login: github.Ptr("acme")}, DefaultBranch: github.Ptr("main")}
 	bot := &github.User{Login: github.Ptr("kubewright[bot]"), Type: github.Ptr("Bot")}
 	botByName := &github.User{Login: github.Ptr("renovate[bot]")}
 	comment := func(action, body string, by *github.User) *github.IssueCommentEvent {
-		return &github.IssueCommentEvent{Action: github.Ptr(action), Comment: &github.IssueComment{Body: github.Ptr(body), User: by}}
+		return &github.IssueCommentEvent{Action: github.Ptr(action), Repo: repo, Issue: &github.Issue{Number: github.Ptr(7)},
+			Comment: &github.IssueComment{ID: github.Ptr(int64(99)), Body: github.Ptr(body), User: by}}
 	}
 	issue := func(action, label string, labels []string, by *github.User) *github.IssuesEvent {
-		e := &github.IssuesEvent{Action: github.Ptr(action), Issue: &github.Issue{}, Sender: by}
+		e := &github.IssuesEvent{Action: github.Ptr(action), Repo: repo, Issue: &github.Issue{Number: github.Ptr(7)}, Sender: by}
 		if label != "" {
 			e.Label = &github.Label{Name: github.Ptr(label)}
 		}
@@ -26,45 +29,74 @@ func TestFilterRelevant(t *testing.T) {
 		}
 		return e
 	}
+	pull := func(action, state string, by *github.User) *github.PullRequestEvent {
+		return &github.PullRequestEvent{Action: github.Ptr(action), Number: github.Ptr(7), Repo: repo, Sender: by,
+			PullRequest: &github.PullRequest{Number: github.Ptr(7), State: github.Ptr(state)}}
+	}
 	custom := filter{prefix: "/bot", label: "deploy-me"}
 	tests := []struct {
 		name    string
 		filter  filter
 		payload any
-		want    bool
-		why     string // substring of the reason when not relevant
+		want    string // what the request holds: "command:NAME", "intent:TEXT", "reply", or "" for none
+		why     string // substring of the reason when there is no request
 	}{
-		{"command", defaultFilter(), comment("created", "/ai containerize", user), true, ""},
-		{"help gets a reply, so it is kept", defaultFilter(), comment("created", "please\n/ai help", user), true, ""},
-		{"unknown command gets did-you-mean, so it is kept", defaultFilter(), comment("created", "/ai contanerize", user), true, ""},
-		{"free text is kept", defaultFilter(), comment("created", "/ai add a redis cache", user), true, ""},
-		{"prefix in a code block is no command", defaultFilter(), comment("created", "```\n/ai containerize\n```", user), false, "no /ai command"},
-		{"plain chat", defaultFilter(), comment("created", "LGTM", user), false, "no /ai command"},
-		{"someone else's prefix", defaultFilter(), comment("created", "/aix containerize", user), false, "no /ai command"},
-		{"edited", defaultFilter(), comment("edited", "/ai containerize", user), false, "action edited"},
-		{"no action", defaultFilter(), comment("", "/ai containerize", user), false, "no action"},
-		{"bot by type", defaultFilter(), comment("created", "/ai containerize", bot), false, "bot"},
-		{"bot by name", defaultFilter(), comment("created", "/ai containerize", botByName), false, "bot"},
-		{"configured prefix", custom, comment("created", "/bot plan", user), true, ""},
-		{"default prefix under a configured one", custom, comment("created", "/ai plan", user), false, "no /bot command"},
+		{"command", defaultFilter(), comment("created", "/ai containerize", user), "command:containerize", ""},
+		{"help gets a reply, so it is kept", defaultFilter(), comment("created", "please\n/ai help", user), "reply", ""},
+		{"unknown command gets did-you-mean, so it is kept", defaultFilter(), comment("created", "/ai contanerize", user), "reply", ""},
+		{"free text is kept", defaultFilter(), comment("created", "/ai add a redis cache", user), "intent:add a redis cache", ""},
+		{"prefix in a code block is no command", defaultFilter(), comment("created", "```\n/ai containerize\n```", user), "", "no /ai command"},
+		{"plain chat", defaultFilter(), comment("created", "LGTM", user), "", "no /ai command"},
+		{"someone else's prefix", defaultFilter(), comment("created", "/aix containerize", user), "", "no /ai command"},
+		{"edited", defaultFilter(), comment("edited", "/ai containerize", user), "", "action edited"},
+		{"no action", defaultFilter(), comment("", "/ai containerize", user), "", "no action"},
+		{"bot by type", defaultFilter(), comment("created", "/ai containerize", bot), "", "bot"},
+		{"bot by name", defaultFilter(), comment("created", "/ai containerize", botByName), "", "bot"},
+		{"configured prefix", custom, comment("created", "/bot plan", user), "command:plan", ""},
+		{"default prefix under a configured one", custom, comment("created", "/ai plan", user), "", "no /bot command"},
 
-		{"issue opened with the label", defaultFilter(), issue("opened", "", []string{"bug", "kubewright"}, user), true, ""},
-		{"issue opened without it", defaultFilter(), issue("opened", "", []string{"bug"}, user), false, "trigger label kubewright"},
-		{"issue given the label", defaultFilter(), issue("labeled", "kubewright", []string{"kubewright"}, user), true, ""},
-		{"issue given another label while it has ours", defaultFilter(), issue("labeled", "bug", []string{"kubewright", "bug"}, user), false, "trigger label"},
-		{"issue labeled by a bot", defaultFilter(), issue("labeled", "kubewright", nil, bot), false, "bot"},
-		{"issue closed", defaultFilter(), issue("closed", "", []string{"kubewright"}, user), false, "action closed"},
-		{"configured label", custom, issue("labeled", "deploy-me", nil, user), true, ""},
-		{"labels disabled", filter{prefix: "/ai"}, issue("labeled", "kubewright", nil, user), false, "no trigger label"},
+		{"issue opened with the label", defaultFilter(), issue("opened", "", []string{"bug", "kubewright"}, user), "command:containerize", ""},
+		{"issue opened without it", defaultFilter(), issue("opened", "", []string{"bug"}, user), "", "trigger label kubewright"},
+		{"issue given the label", defaultFilter(), issue("labeled", "kubewright", []string{"kubewright"}, user), "command:containerize", ""},
+		{"issue given another label while it has ours", defaultFilter(), issue("labeled", "bug", []string{"kubewright", "bug"}, user), "", "trigger label"},
+		{"issue labeled by a bot", defaultFilter(), issue("labeled", "kubewright", nil, bot), "", "bot"},
+		{"issue closed", defaultFilter(), issue("closed", "", []string{"kubewright"}, user), "", "action closed"},
+		{"configured label", custom, issue("labeled", "deploy-me", nil, user), "command:containerize", ""},
+		{"labels disabled", filter{prefix: "/ai"}, issue("labeled", "kubewright", nil, user), "", "no trigger label"},
 
-		{"pull request", defaultFilter(), &github.PullRequestEvent{Action: github.Ptr("opened")}, false, "not handled"},
-		{"installation", defaultFilter(), &github.InstallationEvent{Action: github.Ptr("created")}, false, "not handled"},
+		{"pull request opened", defaultFilter(), pull("opened", "open", bot), "command:review", ""},
+		{"pull request pushed to", defaultFilter(), pull("synchronize", "open", user), "command:review", ""},
+		{"pull request ready", defaultFilter(), pull("ready_for_review", "open", user), "command:review", ""},
+		{"pull request labeled", defaultFilter(), pull("labeled", "open", user), "", "action labeled"},
+		{"pull request closed", defaultFilter(), pull("closed", "closed", user), "", "action closed"},
+		{"pull request edited", defaultFilter(), pull("edited", "open", user), "", "action edited"},
+		{"review comment", defaultFilter(), &github.PullRequestReviewCommentEvent{Action: github.Ptr("created")}, "", "not handled"},
+		{"installation", defaultFilter(), &github.InstallationEvent{Action: github.Ptr("created")}, "", "not handled"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			got, why := tc.filter.relevant(tc.payload)
-			if got != tc.want || !strings.Contains(why, tc.why) || got != (why == "") {
-				t.Errorf("relevant = %v %q, want %v %q", got, why, tc.want, tc.why)
+			req, why := tc.filter.request("d-1", "issue_comment", 1, tc.payload)
+			got := ""
+			switch {
+			case why != "":
+			case req.Command != nil:
+				got = "command:" + string(req.Command.Name)
+			case req.Intent != "":
+				got = "intent:" + req.Intent
+			case req.Reply != nil:
+				got = "reply"
+			}
+			if got != tc.want || !strings.Contains(why, tc.why) || (got == "") == (why == "") {
+				t.Fatalf("request = %q %q, want %q %q", got, why, tc.want, tc.why)
+			}
+			if why != "" {
+				return
+			}
+			if err := req.Validate(); err != nil {
+				t.Fatal(err)
+			}
+			if req.Subject() != "acme/shop#7" || req.Actor.Login == "" || req.Repo.DefaultBranch != "main" {
+				t.Errorf("request = %+v", req)
 			}
 		})
 	}
@@ -73,7 +105,7 @@ func TestFilterRelevant(t *testing.T) {
 func TestRelevantEvent(t *testing.T) {
 	for event, want := range map[string]bool{
 		"issue_comment": true, "issues": true, "ping": true,
-		"pull_request": false, "pull_request_review_comment": false, "installation": false,
+		"pull_request": true, "pull_request_review_comment": false, "installation": false,
 		"installation_repositories": false, "push": false, "": false,
 	} {
 		if got := relevantEvent(event); got != want {

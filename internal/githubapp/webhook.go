@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/google/go-github/v88/github"
+
+	"github.com/kubewright/kubewright/internal/request"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -48,11 +50,8 @@ type Delivery struct {
 	// Subject is "owner/name#number" for events about an issue or pull
 	// request, so the queue can find (and cancel) the jobs of one issue.
 	Subject string
-	// Payload is the event parsed by go-github (*github.IssueCommentEvent, ...).
-	Payload any
-	// Raw is the JSON payload exactly as GitHub sent it (for form-encoded
-	// deliveries, the decoded "payload" field).
-	Raw []byte
+	// Request is what the delivery asks for, parsed once, here.
+	Request request.Request
 }
 
 // Outcome is what the sink did with a delivery.
@@ -298,7 +297,7 @@ func (h *handler) intake(w http.ResponseWriter, r *http.Request, event, delivery
 	}
 
 	installation, repo := subject(payload)
-	d := &Delivery{ID: deliveryID, Event: event, Installation: installation, Repo: repo, Subject: issueSubject(repo, payload), Payload: payload, Raw: raw}
+	d := &Delivery{ID: deliveryID, Event: event, Installation: installation, Repo: repo}
 
 	if _, ok := payload.(*github.PingEvent); ok {
 		// Nothing to do durably: GitHub sends ping when the hook is
@@ -306,9 +305,11 @@ func (h *handler) intake(w http.ResponseWriter, r *http.Request, event, delivery
 		// settings) that the URL and secret are right.
 		return d, reply{http.StatusOK, "pong", outcomeIgnored, slog.LevelInfo, "webhook ping", nil}
 	}
-	if ok, why := h.filter.relevant(payload); !ok {
+	req, why := h.filter.request(deliveryID, event, installation, payload)
+	if why != "" {
 		return d, reply{http.StatusAccepted, "ignored: " + why, outcomeIgnored, slog.LevelDebug, "webhook ignored: " + why, nil}
 	}
+	d.Request, d.Subject = req, req.Subject()
 	if installation == 0 {
 		// Every App delivery names its installation; without one there is
 		// no token to act with (a plain repository webhook, most likely).

@@ -27,7 +27,7 @@ type settings struct {
 // on the first call. A file that does not parse is a *stageError naming
 // the file, the key and the fix; a GitHub failure is returned as is (and
 // the next call tries again).
-func (r *Runner) config(ctx context.Context, gh *github.Client, q request) (*config.Repo, error) {
+func (r *Runner) config(ctx context.Context, gh *github.Client, q task) (*config.Repo, error) {
 	if q.settings.read {
 		return q.settings.cfg, q.settings.err
 	}
@@ -74,7 +74,7 @@ func repoConfig(ctx context.Context, gh *github.Client, owner, name, ref string)
 // member of a team the default branch's configuration lists. It runs once
 // per job, when the job runs. note explains a refusal that a broken
 // configuration may have caused.
-func (r *Runner) authorized(ctx context.Context, gh *github.Client, q request) (ok bool, note string, err error) {
+func (r *Runner) authorized(ctx context.Context, gh *github.Client, q task) (ok bool, note string, err error) {
 	perm, resp, err := gh.Repositories.GetPermissionLevel(ctx, q.owner, q.name, q.user)
 	if err != nil && (resp == nil || resp.StatusCode != http.StatusNotFound) {
 		return false, "", err

@@ -10,7 +10,7 @@ import (
 
 	"github.com/google/go-github/v88/github"
 
-	"github.com/kubewright/kubewright/internal/validate"
+	"github.com/kubewright/kubewright/internal/validate/suite"
 	"github.com/kubewright/kubewright/internal/workspace"
 )
 
@@ -70,7 +70,7 @@ func TestValidateUsesDefaultBranchConfig(t *testing.T) {
 	}
 	// Control: under the head's own settings the container would pass.
 	hidden := []string{"KW-POL-001", "KW-POL-003"}
-	own, err := validate.Validate(ctx, ws.Dir(), validate.Options{})
+	own, err := suite.Validate(ctx, ws.Dir(), suite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

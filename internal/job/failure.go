@@ -18,7 +18,7 @@ import (
 // that will be retried says so in the status comment it already has, a
 // rate limit (snooze) touches nothing. It returns err, with the job's own
 // deadline named when that is what ended it.
-func (r *Runner) settle(ctx context.Context, pub Publisher, q request, err error) error {
+func (r *Runner) settle(ctx context.Context, pub Publisher, q task, err error) error {
 	if err == nil {
 		return nil
 	}

@@ -2,11 +2,14 @@ package job
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
 
 	"github.com/google/go-github/v88/github"
 
 	"github.com/kubewright/kubewright/internal/analyze"
 	"github.com/kubewright/kubewright/internal/author/agent"
+	"github.com/kubewright/kubewright/internal/draft"
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/publish"
 	"github.com/kubewright/kubewright/internal/validate"
@@ -25,9 +28,13 @@ type Publisher interface {
 	FinishStatus(ctx context.Context, t publish.Thread, delivery, body string) error
 	UpsertPR(ctx context.Context, r publish.Repo, pr publish.PullRequest) (*github.PullRequest, error)
 	CheckRun(ctx context.Context, r publish.Repo, sha string, rep *publish.Report) error
+	Reviewer
 }
 
-var _ Publisher = (*publish.Publisher)(nil)
+var (
+	_ Publisher = (*publish.Publisher)(nil)
+	_ Publisher = (*publish.Workflow)(nil) // the Actions step with a read-only token
+)
 
 // NewPublisher makes the Publisher of an installation's client; it keeps
 // status comments in store, the Runner's (WithStatusStore), which the
@@ -39,7 +46,7 @@ type NewPublisher func(gh *github.Client, store StatusStore) Publisher
 func WithPublisher(f NewPublisher) Option { return func(r *Runner) { r.pubFor = f } }
 
 func (r *Runner) defaultPublisher(gh *github.Client, store StatusStore) Publisher {
-	return publish.New(gh, publish.WithStatusStore(store), publish.WithTimeout(r.timeouts.GitHub), publish.WithLogger(r.log))
+	return publish.New(gh, publish.WithStatusStore(store), publish.WithTimeout(r.timeouts.GitHub), publish.WithLogger(r.log), publish.WithBotLogin(r.bot.Name))
 }
 
 // clean redacts secrets from text about to be logged.
@@ -60,21 +67,53 @@ func (r *Runner) timed(gh *github.Client) *github.Client {
 	return c
 }
 
-func (r *Runner) comment(ctx context.Context, pub Publisher, q request, body string) error {
+func (r *Runner) comment(ctx context.Context, pub Publisher, q task, body string) error {
 	return pub.Comment(ctx, q.thread(), body)
+}
+
+// pullRequest is what a walk publishes: the commit, the pull request and
+// the sentence the status comment ends with.
+type pullRequest struct {
+	branch, commit, title, body string
+	draft                       bool
+	// report is the check run's content (nil: no check run).
+	report *publish.Report
+	state  string
+}
+
+// publishPR is the tail every command that changes the repository shares:
+// commit the workspace's changes on the branch and push it, open or
+// update the pull request, record the check run on the new commit, and
+// finish the status comment with a link.
+func (r *Runner) publishPR(ctx context.Context, log *slog.Logger, pub Publisher, q task, ws *workspace.Workspace, pr pullRequest) error {
+	sha, err := r.commitAndPush(ctx, ws, q, pr.branch, pr.commit)
+	if err != nil {
+		return err
+	}
+	opened, err := pub.UpsertPR(ctx, q.repo(), publish.PullRequest{Head: pr.branch, Base: q.defaultBranch, Title: pr.title, Body: pr.body, Draft: pr.draft})
+	if err != nil {
+		return err
+	}
+	if pr.report != nil {
+		if err := pub.CheckRun(ctx, q.repo(), sha, pr.report); err != nil {
+			return err
+		}
+	}
+	log.Info("pull request ready", "pr", opened.GetNumber(), "draft", pr.draft)
+	return r.finishStatus(ctx, pub, q, fmt.Sprintf("✅ Opened %s: %s", opened.GetHTMLURL(), pr.state))
 }
 
 // The functions below hand publish plain data: it renders what the job
 // gives it and imports none of the packages the job composes.
 
-func (q request) thread() publish.Thread {
+func (q task) thread() publish.Thread {
 	return publish.Thread{Repo: q.repo(), Number: q.issue}
 }
 
-func (q request) repo() publish.Repo { return publish.Repo{Owner: q.owner, Name: q.name} }
+func (q task) repo() publish.Repo { return publish.Repo{Owner: q.owner, Name: q.name} }
 
-// reportView is a validation report as publish renders it.
-func reportView(rep *validate.Report) *publish.Report {
+// ReportView is a validation report as publish renders it.
+func ReportView(rep *validate.Report) *publish.Report {
 	if rep == nil {
 		return nil
 	}
@@ -100,9 +139,9 @@ func servicesView(svcs []analyze.Service) []publish.Service {
 	return out
 }
 
-// filesView is what happened to each file, in workspace's words (which
+// filesView is what happened to each file, in draft's words (which
 // publish's Action* constants repeat).
-func filesView(files []workspace.FileResult) []publish.FileChange {
+func filesView(files []draft.FileResult) []publish.FileChange {
 	var out []publish.FileChange
 	for _, f := range files {
 		out = append(out, publish.FileChange{Path: f.Path, Action: f.Action})
@@ -110,11 +149,15 @@ func filesView(files []workspace.FileResult) []publish.FileChange {
 	return out
 }
 
-// runView is an agent run as publish renders it.
-func runView(res *agent.Result) *publish.AgentRun {
+// runView is the model's part of a walk as publish renders it (nil when
+// no model took part).
+func runView(res *AgentRun) *publish.AgentRun {
+	if res == nil {
+		return nil
+	}
 	out := &publish.AgentRun{
 		Outcome: outcomeView(res.Outcome), Intent: res.Intent, Reason: res.Reason, Summary: res.Summary,
-		Assumptions: res.Assumptions, Risks: res.Risks, Report: reportView(res.Report), NewFindings: res.NewFindings,
+		Risks: res.Risks, NewFindings: res.NewFindings,
 		Calls: len(res.Calls), PromptTokens: res.Usage.PromptTokens, CompletionTokens: res.Usage.CompletionTokens, Redactions: res.Redactions,
 	}
 	for _, a := range res.Attempts {
@@ -128,13 +171,13 @@ func runView(res *agent.Result) *publish.AgentRun {
 	return out
 }
 
-func outcomeView(o agent.Outcome) publish.RunOutcome {
+func outcomeView(o Outcome) publish.RunOutcome {
 	switch o {
-	case agent.Valid:
+	case Valid:
 		return publish.RunValid
-	case agent.Failing:
+	case Failing:
 		return publish.RunFailing
-	case agent.Stopped:
+	case Stopped:
 		return publish.RunStopped
 	}
 	return publish.RunNothing

@@ -1,17 +1,18 @@
-// Package job is one job's walk: a delivery in, a pull request (or a reply)
-// out. It sequences the other packages — command, workspace, app
-// (analyze + author), validate, publish — and is the only place that does.
+// Package job is the only sequencer: a typed request in (internal/request,
+// parsed once at intake), a pull request, a review or a reply out. Every
+// command composes the same steps — workspace (git), analyze, author,
+// draft (apply), validate, repair (bounded, whenever a model is
+// configured) and publish, the only GitHub writer — in one small file
+// listed in commands.go; pipeline.go and repair.go hold the shared walk.
 package job
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/google/go-github/v88/github"
@@ -20,7 +21,9 @@ import (
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/githubapp"
 	"github.com/kubewright/kubewright/internal/queue"
+	"github.com/kubewright/kubewright/internal/request"
 	"github.com/kubewright/kubewright/internal/validate"
+	"github.com/kubewright/kubewright/internal/validate/dryrun"
 	"github.com/kubewright/kubewright/internal/workspace"
 )
 
@@ -45,7 +48,6 @@ type Runner struct {
 	clients  Clients
 	validate Validator
 	prefix   string
-	label    string
 	cancel   Canceller
 	store    StatusStore
 	// pubFor writes to GitHub through an installation's client.
@@ -66,15 +68,7 @@ var (
 // Exclusive: every job holds its repository except `/ai cancel`, which must
 // reach the job it cancels while that job holds the repository.
 func (r *Runner) Exclusive(d queue.Delivery) bool {
-	if d.Event != "issue_comment" {
-		return true
-	}
-	var ev github.IssueCommentEvent
-	if json.Unmarshal(d.Payload, &ev) != nil {
-		return true
-	}
-	res := command.Parse(ev.GetComment().GetBody(), command.Options{Prefix: r.prefix, Context: command.Anywhere})
-	return res.Kind != command.KindCommand || res.Command.Name != "cancel"
+	return !d.Request.IsCommand(command.Cancel)
 }
 
 // Canceller cancels the queued and running jobs of one issue or pull
@@ -99,10 +93,6 @@ type Option func(*Runner)
 // WithPrefix sets the command prefix (default "/ai").
 func WithPrefix(p string) Option { return func(r *Runner) { r.prefix = p } }
 
-// WithTriggerLabel sets the issue label that starts a containerize when an
-// issue is opened with it or it is added (default "kubewright").
-func WithTriggerLabel(l string) Option { return func(r *Runner) { r.label = l } }
-
 // WithCanceller enables `/ai cancel` (the queue).
 func WithCanceller(c Canceller) Option { return func(r *Runner) { r.cancel = c } }
 
@@ -125,7 +115,7 @@ func WithCloneLimits(maxBytes int64, maxFiles int) Option {
 
 // New returns a Runner.
 func New(clients Clients, v Validator, opts ...Option) *Runner {
-	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix, label: "kubewright", store: NewMemoryStatus(),
+	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix, store: NewMemoryStatus(),
 		timeouts: DefaultTimeouts, metrics: newJobMetrics(),
 		bot: Identity{Name: "kubewright[bot]", Email: "kubewright[bot]@users.noreply.github.com"},
 		log: slog.New(slog.DiscardHandler)}
@@ -162,36 +152,22 @@ func (r *Runner) Handle(ctx context.Context, d queue.Delivery) (err error) {
 	defer cancel()
 	// Every validation of the job (an agent's baseline and attempts) uses
 	// one dry-run server of the pool, stopped when the job ends.
-	ctx, end := validate.JobScope(ctx)
+	ctx, end := dryrun.JobScope(ctx)
 	defer end()
 	return r.handle(ctx, d)
 }
 
 func (r *Runner) handle(ctx context.Context, d queue.Delivery) error {
+	req := d.Request
 	log := r.log.With("delivery", d.ID, "event", d.Event, "installation", d.Installation, "repo", d.Repo)
 	ctx = withLogger(ctx, log)
-	var err error
-	switch d.Event {
-	case "issue_comment":
-		var ev github.IssueCommentEvent
-		if err := json.Unmarshal(d.Payload, &ev); err != nil {
-			log.Warn("job failed", "stage", "decode", "reason", "PayloadInvalid", "decision", "permanent", "error", err)
-			return queue.Permanent(fmt.Errorf("decode issue_comment: %w", err))
-		}
-		err = r.onComment(ctx, log, d, &ev)
-	case "issues":
-		var ev github.IssuesEvent
-		if err := json.Unmarshal(d.Payload, &ev); err != nil {
-			log.Warn("job failed", "stage", "decode", "reason", "PayloadInvalid", "decision", "permanent", "error", err)
-			return queue.Permanent(fmt.Errorf("decode issues: %w", err))
-		}
-		err = r.onIssue(ctx, log, d, &ev)
-	default:
-		// installation and pull_request events need no work yet: clients
-		// are created on demand and review comes with the review command.
-		log.Debug("nothing to do for this event")
-		return nil
+	if err := req.Validate(); err != nil {
+		// Intake stores only complete requests: this row was written by
+		// something else (an older version, a hand-made insert).
+		log.Warn("job failed", "stage", "decode", "reason", "RequestInvalid", "decision", "permanent", "error", err)
+		return queue.Permanent(err)
 	}
+	err := r.serve(ctx, log, req)
 	out := classify(err)
 	if out != nil {
 		r.logFailure(log, err, out)
@@ -199,118 +175,75 @@ func (r *Runner) handle(ctx context.Context, d queue.Delivery) error {
 	return out
 }
 
-func (r *Runner) onComment(ctx context.Context, log *slog.Logger, d queue.Delivery, ev *github.IssueCommentEvent) error {
-	if ev.GetAction() != "created" {
-		return nil
-	}
-	c := ev.GetComment()
-	if isBot(c.GetUser()) {
-		return nil // the App's own replies and other bots never trigger work
-	}
-	where := command.Issue
-	if ev.GetIssue().IsPullRequest() {
-		where = command.PullRequest
-	}
-	res := command.Parse(c.GetBody(), command.Options{Prefix: r.prefix, Context: where})
-	if res.Kind == command.KindIgnore {
-		return nil
-	}
-	gh, err := r.clients.Installation(d.Installation)
+// serve answers one request: a reply is posted as it is; a command or a
+// free-text request is authorized, once, and run.
+func (r *Runner) serve(ctx context.Context, log *slog.Logger, req request.Request) error {
+	gh, err := r.clients.Installation(req.Installation)
 	if err != nil {
 		return err
 	}
 	gh, pub := r.timed(gh), r.pubFor(gh, r.store)
-	q := request{owner: ev.GetRepo().GetOwner().GetLogin(), name: ev.GetRepo().GetName(), issue: ev.GetIssue().GetNumber(),
-		installation: d.Installation, delivery: d.ID, subject: d.Subject, settings: &settings{}}
-	intent := freeText(res)
+	q := task{owner: req.Repo.Owner, name: req.Repo.Name, issue: req.Number, user: req.Actor.Login, userID: req.Actor.ID,
+		installation: req.Installation, cmd: req.Command, delivery: req.Delivery, subject: req.Subject(), settings: &settings{}, trigger: req.Trigger}
 	switch {
-	case intent != "" && r.agents == nil:
-		return r.comment(ctx, pub, q, res.Reply.Text+"\n\nFree-text requests are carried out by kubewright's LLM agents, and this installation has no model configured (KUBEWRIGHT_LLM_MODEL).")
-	case intent != "" && where == command.PullRequest:
+	case req.Intent != "" && r.agents == nil:
+		return r.comment(ctx, pub, q, replyText(req)+"Free-text requests are carried out by kubewright's LLM agents, and this installation has no model configured (KUBEWRIGHT_LLM_MODEL).")
+	case req.Intent != "" && req.OnPullRequest:
 		return r.comment(ctx, pub, q, "Free-text requests work on issues: kubewright opens a pull request for them. Comment on an issue instead.")
-	case intent != "":
-		res = command.Result{Kind: command.KindCommand, Command: &command.Command{Name: "do", Line: res.Reply.Line, Raw: res.Reply.Raw}}
-	case res.Kind == command.KindReply:
-		return r.comment(ctx, pub, q, res.Reply.Text)
+	case req.Command == nil && req.Intent == "":
+		return r.comment(ctx, pub, q, req.Reply.Text)
 	}
-	q.user, q.userID, q.cmd = c.GetUser().GetLogin(), c.GetUser().GetID(), res.Command
-	if q.defaultBranch, err = defaultBranchOf(ctx, gh, ev.GetRepo()); err != nil {
+	if q.defaultBranch, err = defaultBranchOf(ctx, gh, req.Repo); err != nil {
 		return err
+	}
+	if req.Trigger == request.PullRequest {
+		// The review a pull request gets when it opens or moves is what
+		// the installation asked for, whoever opened it: it reads the
+		// head and runs nothing from it.
+		return r.settle(ctx, pub, q, r.reviewPR(ctx, log, gh, pub, q))
 	}
 	allowed, note, err := r.authorized(ctx, gh, q)
 	if err != nil {
 		return err
 	}
 	if !allowed {
-		log.Info("refused: commenter lacks write permission", "user", q.user)
-		what := fmt.Sprintf("`%s %s`", r.prefix, res.Command.Name)
-		if intent != "" {
-			what = "a free-text request"
+		log.Info("refused: requester lacks write permission", "user", q.user, "trigger", req.Trigger)
+		if req.Trigger == request.Label {
+			return nil // a label is not a conversation: nothing is posted
+		}
+		what := "a free-text request"
+		if req.Command != nil {
+			what = fmt.Sprintf("`%s %s`", r.prefix, req.Command.Name)
 		}
 		// The refusal replaces the queue position if one was shown.
 		return r.finishStatus(ctx, pub, q, fmt.Sprintf("Sorry @%s, %s needs write, maintain or admin permission on this repository (or membership of a team listed under commands.teams in .github/kubewright.yaml), so nothing was run.%s", q.user, what, note))
 	}
-	if err := pub.React(ctx, q.repo(), c.GetID(), "eyes"); err != nil {
-		return err
-	}
-	return r.settle(ctx, pub, q, r.run(ctx, log, gh, pub, q, intent))
-}
-
-// run runs one authorized command.
-func (r *Runner) run(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q request, intent string) error {
-	switch q.cmd.Name {
-	case "containerize", "plan":
-		return r.containerize(ctx, log, gh, pub, q)
-	case "validate":
-		return r.validatePR(ctx, gh, pub, q)
-	case "cancel":
-		return r.cancelJobs(ctx, pub, q)
-	case "do":
-		return r.do(ctx, log, gh, pub, q, intent)
-	default:
-		return r.finishStatus(ctx, pub, q, fmt.Sprintf("`%s %s` is not available yet in this version of kubewright.", r.prefix, q.cmd.Name))
-	}
-}
-
-// onIssue starts a containerize when an issue is opened with the trigger
-// label or the label is added, by someone allowed to run commands.
-func (r *Runner) onIssue(ctx context.Context, log *slog.Logger, d queue.Delivery, ev *github.IssuesEvent) error {
-	triggered := false
-	switch ev.GetAction() {
-	case "labeled":
-		triggered = ev.GetLabel().GetName() == r.label
-	case "opened":
-		for _, l := range ev.GetIssue().Labels {
-			triggered = triggered || l.GetName() == r.label
+	if req.CommentID != 0 {
+		if err := pub.React(ctx, q.repo(), req.CommentID, "eyes"); err != nil {
+			return err
 		}
 	}
-	if !triggered || r.label == "" || isBot(ev.GetSender()) {
-		return nil
+	if req.Intent != "" {
+		return r.settle(ctx, pub, q, r.do(ctx, log, gh, pub, q, req.Intent))
 	}
-	gh, err := r.clients.Installation(d.Installation)
-	if err != nil {
-		return err
-	}
-	gh, pub := r.timed(gh), r.pubFor(gh, r.store)
-	q := request{owner: ev.GetRepo().GetOwner().GetLogin(), name: ev.GetRepo().GetName(), issue: ev.GetIssue().GetNumber(),
-		user: ev.GetSender().GetLogin(), userID: ev.GetSender().GetID(), installation: d.Installation,
-		cmd: &command.Command{Name: "containerize"}, delivery: d.ID, subject: d.Subject, settings: &settings{}}
-	if q.defaultBranch, err = defaultBranchOf(ctx, gh, ev.GetRepo()); err != nil {
-		return err
-	}
-	ok, _, err := r.authorized(ctx, gh, q)
-	if err != nil {
-		return err
-	}
+	run, ok := r.commands()[req.Command.Name]
 	if !ok {
-		log.Info("label ignored: sender may not run commands", "user", q.user)
-		return nil
+		return r.finishStatus(ctx, pub, q, fmt.Sprintf("`%s %s` is not available yet in this version of kubewright.", r.prefix, req.Command.Name))
 	}
-	return r.settle(ctx, pub, q, r.containerize(ctx, log, gh, pub, q))
+	return r.settle(ctx, pub, q, run(ctx, log, gh, pub, q))
+}
+
+// replyText is the parser's reply to a free-text request (the unknown
+// command and what it may have meant), followed by a blank line.
+func replyText(req request.Request) string {
+	if req.Reply == nil || req.Reply.Text == "" {
+		return ""
+	}
+	return req.Reply.Text + "\n\n"
 }
 
 // cancelJobs cancels the other queued and running jobs of this issue.
-func (r *Runner) cancelJobs(ctx context.Context, pub Publisher, q request) error {
+func (r *Runner) cancelJobs(ctx context.Context, pub Publisher, q task) error {
 	if r.cancel == nil {
 		return r.comment(ctx, pub, q, "This kubewright runs without a queue, so there is nothing to cancel.")
 	}
@@ -328,8 +261,9 @@ func (r *Runner) cancelJobs(ctx context.Context, pub Publisher, q request) error
 	return r.comment(ctx, pub, q, fmt.Sprintf("Cancelled %d kubewright job(s) for this issue. A pull request already opened stays as it is.", n))
 }
 
-// request is one command, authorized once it runs.
-type request struct {
+// task is one request as the job runs it: who asked what, where, authorized
+// once it runs, with the default branch's settings read once.
+type task struct {
 	owner, name   string
 	issue         int
 	user          string
@@ -343,25 +277,23 @@ type request struct {
 	subject string
 	// settings is the default branch's configuration, read once.
 	settings *settings
+	// trigger is what started the job: a comment, a label, a pull request.
+	trigger request.Trigger
 }
 
-func (q request) fullName() string { return q.owner + "/" + q.name }
+func (q task) fullName() string { return q.owner + "/" + q.name }
 
 // defaultBranchOf is the repository's default branch: from the payload,
-// or asked of GitHub when the payload leaves it out.
-func defaultBranchOf(ctx context.Context, gh *github.Client, repo *github.Repository) (string, error) {
-	if b := repo.GetDefaultBranch(); b != "" {
-		return b, nil
+// or asked of GitHub when the payload left it out.
+func defaultBranchOf(ctx context.Context, gh *github.Client, repo request.Repo) (string, error) {
+	if repo.DefaultBranch != "" {
+		return repo.DefaultBranch, nil
 	}
-	full, _, err := gh.Repositories.Get(ctx, repo.GetOwner().GetLogin(), repo.GetName())
+	full, _, err := gh.Repositories.Get(ctx, repo.Owner, repo.Name)
 	if err != nil {
 		return "", err
 	}
 	return full.GetDefaultBranch(), nil
-}
-
-func isBot(u *github.User) bool {
-	return u.GetType() == "Bot" || strings.HasSuffix(u.GetLogin(), "[bot]")
 }
 
 // classify maps errors to queue retry semantics: GitHub's rate limits

@@ -20,13 +20,18 @@ import (
 	"github.com/riverqueue/river/rivertype"
 	"k8s.io/client-go/rest"
 
+	"github.com/kubewright/kubewright/internal/command"
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/githubapp"
 	"github.com/kubewright/kubewright/internal/githubapp/githubtest"
 	"github.com/kubewright/kubewright/internal/job"
 	"github.com/kubewright/kubewright/internal/queue"
+	"github.com/kubewright/kubewright/internal/request"
 	"github.com/kubewright/kubewright/internal/validate"
+	"github.com/kubewright/kubewright/internal/validate/dryrun"
+	"github.com/kubewright/kubewright/internal/validate/schema"
+	"github.com/kubewright/kubewright/internal/validate/suite"
 )
 
 const (
@@ -54,6 +59,12 @@ func newEnv(t testing.TB) *env { return newEnvWithConfig(t, "") }
 // default branch when repoConfig is not empty.
 func newEnvWithConfig(t testing.TB, repoConfig string) *env {
 	t.Helper()
+	return newEnvFrom(t, filepath.Join("..", "..", "testdata", "repos", "polyglot-shop"), repoConfig)
+}
+
+// newEnvFrom is newEnvWithConfig with the repository's files from src.
+func newEnvFrom(t testing.TB, src, repoConfig string) *env {
+	t.Helper()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
 		t.Fatal(err)
@@ -61,7 +72,6 @@ func newEnvWithConfig(t testing.TB, repoConfig string) *env {
 	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
 	fake := githubtest.New(t, githubtest.WithApp(githubtest.App{ID: appID, PublicKey: &key.PublicKey}))
 	fake.AddInstallation(installation, "acme")
-	src := filepath.Join("..", "..", "testdata", "repos", "polyglot-shop")
 	if repoConfig != "" {
 		dir := filepath.Join(t.TempDir(), "shop")
 		if out, err := exec.Command("cp", "-R", src, dir).CombinedOutput(); err != nil {
@@ -80,7 +90,7 @@ func newEnvWithConfig(t testing.TB, repoConfig string) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assets, err := validate.FindAssets("")
+	assets, err := dryrun.FindAssets("")
 	if err != nil {
 		t.Fatalf("%v: run `make test`", err)
 	}
@@ -88,14 +98,14 @@ func newEnvWithConfig(t testing.TB, repoConfig string) *env {
 	if crdDir == "" {
 		crdDir = filepath.Join("..", "..", "..", "shared", "crds")
 	}
-	crds, err := validate.LoadCRDs(crdDir)
+	crds, err := schema.LoadCRDs(crdDir)
 	if err != nil {
 		t.Fatalf("CRDs: %v (set KUBEWRIGHT_CRDS)", err)
 	}
-	eph := validate.NewEphemeral(assets)
+	eph := dryrun.NewEphemeral(assets)
 	t.Cleanup(func() { eph.Stop() })
 	v := func(ctx context.Context, dir string, cfg *config.Repo, extra ...validate.Check) (*validate.Report, error) {
-		return validate.Validate(ctx, dir, validate.Options{CRDs: crds, Config: cfg, DryRun: validate.DryRunCheck{
+		return suite.Validate(ctx, dir, suite.Options{CRDs: crds, Config: cfg, DryRun: dryrun.Check{
 			Config: func(ctx context.Context) (*rest.Config, error) { return eph.Config(ctx) }, Install: true, Memo: eph.Memo()}}.With(extra...))
 	}
 	rebuild := func(opts ...job.Option) *job.Runner { return job.New(clients, v, opts...) }
@@ -131,7 +141,26 @@ func (e *env) post(t testing.TB, user, userType, body string, onPR bool) error {
 	payload, _ := json.Marshal(ev)
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	return e.runner.Handle(ctx, queue.Delivery{ID: fmt.Sprintf("d-%d", e.n), Event: "issue_comment", Installation: installation, Repo: "acme/shop", Payload: payload})
+	d, ok := deliver(t, "issue_comment", fmt.Sprintf("d-%d", e.n), payload)
+	if !ok {
+		return nil // intake drops it: nothing runs
+	}
+	return e.runner.Handle(ctx, d)
+}
+
+// deliver turns a payload into the delivery webhook intake would queue;
+// false when intake drops it (a bot, no command, an unhandled action).
+func deliver(t testing.TB, event, id string, payload []byte) (queue.Delivery, bool) {
+	t.Helper()
+	req, why, err := githubapp.ParseRequest(event, id, payload, githubapp.RequestOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if why != "" {
+		t.Logf("intake drops %s: %s", id, why)
+		return queue.Delivery{}, false
+	}
+	return queue.NewDelivery(req), true
 }
 
 func (e *env) lastComment() string {
@@ -267,7 +296,11 @@ func TestTriggerLabel(t *testing.T) {
 			Sender:       &github.User{Login: github.Ptr(sender), ID: github.Ptr(int64(5)), Type: github.Ptr("User")},
 			Installation: &github.Installation{ID: github.Ptr(int64(installation))},
 		})
-		return e.runner.Handle(context.Background(), queue.Delivery{ID: fmt.Sprintf("l-%d", e.n), Event: "issues", Installation: installation, Repo: "acme/shop", Payload: payload})
+		d, ok := deliver(t, "issues", fmt.Sprintf("l-%d", e.n), payload)
+		if !ok {
+			return nil
+		}
+		return e.runner.Handle(context.Background(), d)
 	}
 	if err := label("mallory"); err != nil {
 		t.Fatal(err)
@@ -375,8 +408,7 @@ func TestCancelCommand(t *testing.T) {
 	if got := e.lastComment(); !strings.Contains(got, "Cancelled 2 kubewright job(s)") {
 		t.Errorf("reply %q", got)
 	}
-	payload, _ := json.Marshal(github.IssueCommentEvent{Comment: &github.IssueComment{Body: github.Ptr("/ai cancel")}})
-	if e.runner.Exclusive(queue.Delivery{Event: "issue_comment", Payload: payload}) {
+	if e.runner.Exclusive(queue.NewDelivery(request.Request{Command: &command.Command{Name: command.Cancel}})) {
 		t.Error("a cancel must not wait for the repository")
 	}
 	c.n = 0
@@ -402,7 +434,7 @@ func TestStatusComment(t *testing.T) {
 			Owner: &github.User{Login: github.Ptr("acme")}},
 		Installation: &github.Installation{ID: github.Ptr(int64(installation))},
 	})
-	d := queue.Delivery{ID: "status-1", Event: "issue_comment", Installation: installation, Repo: "acme/shop", Payload: payload}
+	d, _ := deliver(t, "issue_comment", "status-1", payload)
 	ctx := context.Background()
 	e.runner.Waiting(ctx, d, 2)
 	if c := e.lastComment(); !strings.Contains(c, "Queued: 2 kubewright job(s)") {

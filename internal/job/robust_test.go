@@ -54,8 +54,11 @@ func (e *env) delivery(t testing.TB, user, association, body string, onPR bool) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return queue.Delivery{ID: fmt.Sprintf("d-%d", e.n), Event: "issue_comment", Installation: installation, Repo: "acme/shop",
-		Subject: fmt.Sprintf("acme/shop#%d", e.issue), Payload: payload}
+	d, ok := deliver(t, "issue_comment", fmt.Sprintf("d-%d", e.n), payload)
+	if !ok {
+		return queue.Delivery{}
+	}
+	return d
 }
 
 func (e *env) handle(t testing.TB, r *job.Runner, d queue.Delivery) error {

@@ -140,6 +140,8 @@ func (e *stageError) Reason() string {
 		return stages[e.stage].timedOut
 	case errors.Is(e.err, workspace.ErrTooLarge):
 		return "RepositoryTooLarge"
+	case errors.Is(e.err, llm.ErrBudget):
+		return reasonBudget
 	}
 	return stages[e.stage].failed
 }

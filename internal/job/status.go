@@ -2,14 +2,11 @@ package job
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
-	"github.com/google/go-github/v88/github"
-
-	"github.com/kubewright/kubewright/internal/command"
 	"github.com/kubewright/kubewright/internal/publish"
 	"github.com/kubewright/kubewright/internal/queue"
+	"github.com/kubewright/kubewright/internal/request"
 )
 
 // StatusStore remembers each delivery's status comment, so that queued,
@@ -35,13 +32,13 @@ var _ queue.Waiter = (*Runner)(nil)
 
 // setStatus creates or edits the delivery's status comment and records
 // its position.
-func (r *Runner) setStatus(ctx context.Context, pub Publisher, q request, body string, ahead int) error {
+func (r *Runner) setStatus(ctx context.Context, pub Publisher, q task, body string, ahead int) error {
 	return pub.SetStatus(ctx, q.thread(), q.delivery, body, ahead)
 }
 
 // finishStatus writes the final state and forgets the comment. A job
 // without a status comment gets the final state as a new comment.
-func (r *Runner) finishStatus(ctx context.Context, pub Publisher, q request, body string) error {
+func (r *Runner) finishStatus(ctx context.Context, pub Publisher, q task, body string) error {
 	return pub.FinishStatus(ctx, q.thread(), q.delivery, body)
 }
 
@@ -60,23 +57,8 @@ func (r *Runner) hasStatus(ctx context.Context, delivery string) bool {
 // or collaborator); anyone else's job shows nothing until it runs and is
 // answered.
 func (r *Runner) Waiting(ctx context.Context, d queue.Delivery, ahead int) {
-	if d.Event != "issue_comment" {
-		return
-	}
-	var ev github.IssueCommentEvent
-	if json.Unmarshal(d.Payload, &ev) != nil || ev.GetAction() != "created" {
-		return
-	}
-	c := ev.GetComment()
-	if isBot(c.GetUser()) || !associated(c.GetAuthorAssociation()) {
-		return
-	}
-	where := command.Issue
-	if ev.GetIssue().IsPullRequest() {
-		where = command.PullRequest
-	}
-	res := command.Parse(c.GetBody(), command.Options{Prefix: r.prefix, Context: where})
-	if !r.wouldRun(res, where) {
+	req := d.Request
+	if req.Trigger != request.Comment || !associated(req.Actor.Association) || !r.runsJob(req.Command, req.Intent, req.OnPullRequest) {
 		return
 	}
 	if _, shown, ok, err := r.store.LoadStatus(ctx, d.ID); err == nil && ok && shown == ahead {
@@ -86,27 +68,11 @@ func (r *Runner) Waiting(ctx context.Context, d queue.Delivery, ahead int) {
 	if err != nil {
 		return
 	}
-	q := request{owner: ev.GetRepo().GetOwner().GetLogin(), name: ev.GetRepo().GetName(), issue: ev.GetIssue().GetNumber(), delivery: d.ID}
+	q := task{owner: req.Repo.Owner, name: req.Repo.Name, issue: req.Number, delivery: d.ID}
 	body := fmt.Sprintf("⏳ Queued: %d kubewright job(s) of this repository are ahead of this one.", ahead)
 	if err := r.setStatus(ctx, r.pubFor(gh, r.store), q, body, ahead); err != nil {
 		r.log.Warn("status comment", "delivery", d.ID, "error", r.clean(err.Error()))
 	}
-}
-
-// wouldRun: the command runs a job (not a reply, a cancel or a command
-// this version lacks).
-func (r *Runner) wouldRun(res command.Result, where command.Place) bool {
-	if intent := freeText(res); intent != "" {
-		return r.agents != nil && where == command.Issue
-	}
-	if res.Kind != command.KindCommand {
-		return false
-	}
-	switch res.Command.Name {
-	case "containerize", "plan", "validate":
-		return true
-	}
-	return false
 }
 
 // associated: GitHub's author_association says the commenter owns the

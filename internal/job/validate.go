@@ -15,7 +15,7 @@ import (
 // reads files and sends manifests to the dry-run server. The rules are the
 // default branch's: a .github/kubewright.yaml the pull request adds or
 // changes cannot switch off the checks that gate it.
-func (r *Runner) validatePR(ctx context.Context, gh *github.Client, pub Publisher, q request) error {
+func (r *Runner) validatePR(ctx context.Context, gh *github.Client, pub Publisher, q task) error {
 	cfg, err := r.config(ctx, gh, q)
 	if err != nil {
 		return err
@@ -38,7 +38,7 @@ func (r *Runner) validatePR(ctx context.Context, gh *github.Client, pub Publishe
 	if err != nil {
 		return err
 	}
-	view := reportView(report)
+	view := ReportView(report)
 	if err := pub.CheckRun(ctx, q.repo(), ws.BaseCommit(), view); err != nil {
 		return err
 	}

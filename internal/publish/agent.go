@@ -19,21 +19,19 @@ const (
 	RunNothing RunOutcome = "nothing" // no usable change; Reason says why
 )
 
-// AgentRun is what one `/ai <free text>` run did, for its pull request
-// body or its reply. Intent, Reason, Summary, Assumptions and Risks are
-// the requester's or the model's words: they are redacted and lose their
-// @mentions when rendered.
+// AgentRun is what the model did in one walk, for a pull request body
+// (PR.Run) or the reply when nothing is proposed: a free-text request
+// (Intent set) or the repair of a containerize draft (Intent empty).
+// Intent, Reason, Summary and Risks are the requester's or the model's
+// words: they are redacted and lose their @mentions when rendered.
 type AgentRun struct {
-	Outcome     RunOutcome
-	Intent      string
-	Reason      string
-	Summary     string
-	Attempts    []Attempt
-	Assumptions []string
-	Risks       []string
-	// Report is the validation of the change; NewFindings are the
-	// findings the change added.
-	Report      *Report
+	Outcome  RunOutcome
+	Intent   string
+	Reason   string
+	Summary  string
+	Attempts []Attempt
+	Risks    []string
+	// NewFindings are the findings the change added.
 	NewFindings []finding.Finding
 	// Calls, tokens and the secrets redacted from the prompts.
 	Calls                          int
@@ -58,71 +56,6 @@ type Attempt struct {
 
 // Refusal is an edit the write policy refused.
 type Refusal struct{ Path, Action, Reason string }
-
-// AgentPR is the pull request of an agent job.
-type AgentPR struct {
-	Issue  int
-	Closes bool
-	Branch string
-	Run    *AgentRun
-	Files  []FileChange
-}
-
-// AgentPRBody renders the pull request description of an agent job: the
-// request, what changed, the attempt log, and the validation.
-func AgentPRBody(o AgentPR) string {
-	r := o.Run
-	var b strings.Builder
-	switch r.Outcome {
-	case RunFailing:
-		fmt.Fprintf(&b, "> [!WARNING]\n> Validation still fails after %d attempts: this pull request is a draft. The remaining findings are listed below.\n\n", repairRounds(r))
-	case RunStopped:
-		fmt.Fprintf(&b, "> [!WARNING]\n> %s.\n\n", neutral(r.Reason))
-	}
-	b.WriteString("kubewright's agents carried out this request")
-	if o.Issue > 0 {
-		if o.Closes {
-			fmt.Fprintf(&b, " (closes #%d)", o.Issue)
-		} else {
-			fmt.Fprintf(&b, " from #%d", o.Issue)
-		}
-	}
-	fmt.Fprintf(&b, ", starting from kubewright's deterministic draft:\n\n> %s\n\n", quote(r.Intent))
-	if r.Summary != "" {
-		b.WriteString("## Summary\n\n" + neutral(r.Summary) + "\n")
-	}
-
-	b.WriteString("\n## Files\n\n")
-	for _, f := range o.Files {
-		switch f.Action {
-		case ActionCreate, ActionUpdate, ActionDelete:
-			fmt.Fprintf(&b, "- `%s` (%s)\n", f.Path, f.Action)
-		}
-	}
-
-	b.WriteString("\n## Attempts\n\n")
-	b.WriteString(AttemptLog(r))
-
-	if len(r.Assumptions) > 0 {
-		b.WriteString("\n## Assumptions\n\n")
-		for _, a := range r.Assumptions {
-			fmt.Fprintf(&b, "- %s\n", neutral(a))
-		}
-	}
-	if len(r.Risks) > 0 {
-		b.WriteString("\n## Risks to review\n\n")
-		for _, a := range r.Risks {
-			fmt.Fprintf(&b, "- %s\n", neutral(a))
-		}
-	}
-	writeTail(&b, tail{
-		report: r.Report, findings: r.NewFindings, intro: "Findings this change adds:\n\n", neutral: true, branch: o.Branch,
-		footer: fmt.Sprintf("\n<sub>%d model calls, %d prompt and %d completion tokens; %d secrets redacted from the prompts. The model only proposed file contents; kubewright applied them under its write policy and validated them.</sub>\n",
-			r.Calls, r.PromptTokens, r.CompletionTokens, r.Redactions),
-		try: "kubewright validate .\n",
-	})
-	return b.String()
-}
 
 // AttemptLog is the table of attempts with, per attempt, the findings that
 // fed the next one.

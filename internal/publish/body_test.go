@@ -14,7 +14,7 @@ import (
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func polyglotOutcome(t *testing.T, withErrors bool) Outcome {
+func polyglotOutcome(t *testing.T, withErrors bool) PR {
 	t.Helper()
 	m, err := analyze.New().Analyze(context.Background(), filepath.Join("..", "..", "testdata", "repos", "polyglot-shop"))
 	if err != nil {
@@ -27,7 +27,7 @@ func polyglotOutcome(t *testing.T, withErrors bool) Outcome {
 		rep.Stages[5].Errors = 1
 		rep.Findings = append(rep.Findings, finding.Finding{ID: "KW-DRYRUN-001", Severity: finding.Error, Stage: "dryrun", File: "k8s/y.yaml", Line: 9, Message: "rejected"})
 	}
-	return Outcome{
+	return PR{
 		Issue: 42, Branch: "kubewright/containerize-42", Services: services(m.Services),
 		Files: []FileChange{
 			{Path: "order-service/Dockerfile", Action: ActionCreate},

@@ -30,21 +30,27 @@ func richReport() *Report {
 func agentRun(outcome RunOutcome) *AgentRun {
 	return &AgentRun{
 		Outcome: outcome, Intent: "add a  redis\ncache for @bob",
-		Summary: "Added redis. <!-- hidden", Assumptions: []string{"redis 7"}, Risks: []string{"memory @ops"},
+		Summary: "Added redis. <!-- hidden", Risks: []string{"memory @ops"},
 		Attempts: []Attempt{
 			{N: 1, Agent: "deployment-orchestrator", Summary: "first", Changed: []string{"k8s/r.yaml"}, Refused: []Refusal{{Path: ".git/x", Action: "create", Reason: "policy"}},
 				Findings: many(3, "dryrun"), PromptTokens: 100, CompletionTokens: 20},
 			{N: 2, Agent: "deployment-orchestrator", PromptTokens: 5, CompletionTokens: 1},
 			{N: 3, Agent: "review", Review: true, Summary: "looks ok", Findings: many(2, "policy"), PromptTokens: 7, CompletionTokens: 3},
 		},
-		Report: richReport(), NewFindings: many(52, "dryrun"), Calls: 3, PromptTokens: 112, CompletionTokens: 24, Redactions: 2,
+		NewFindings: many(52, "dryrun"), Calls: 3, PromptTokens: 112, CompletionTokens: 24, Redactions: 2,
 	}
 }
 
 var agentFiles = []FileChange{{Path: "k8s/r.yaml", Action: ActionCreate}, {Path: "k8s/old.yaml", Action: ActionDelete}, {Path: "k8s/k.yaml", Action: ActionKeep}}
 
+// agentPR is the pull request of a free-text request with run.
+func agentPR(run *AgentRun, rep *Report) PR {
+	return PR{Issue: 7, Branch: "kubewright/ai-7", Run: run, Files: agentFiles, Assumptions: []string{"redis 7"}, Report: rep}
+}
+
 // TestBodiesGolden: every body and reply, in each of its shapes, byte for
-// byte. Both pull request bodies end with the same tail (writeTail).
+// byte. Every pull request body is PRBody's: containerize, containerize
+// with the repair agent's attempts, and free-text requests.
 func TestBodiesGolden(t *testing.T) {
 	withErrors := polyglotOutcome(t, false)
 	withErrors.Closes, withErrors.Report = true, richReport()
@@ -55,16 +61,32 @@ func TestBodiesGolden(t *testing.T) {
 	stopped := agentRun(RunStopped)
 	stopped.Reason, stopped.NewFindings = "stopped at the token budget: 100 of 100", nil
 	nothing := agentRun(RunNothing)
-	nothing.Reason, nothing.Report = "the model proposed no change kubewright could apply", nil
-	valid := agentRun(RunValid)
-	valid.Report = nil
+	nothing.Reason = "the model proposed no change kubewright could apply"
+	failing := agentPR(agentRun(RunFailing), richReport())
+	failing.Closes = true
+	valid := agentPR(agentRun(RunValid), nil)
+	valid.Issue, valid.Branch = 0, ""
+
+	// A containerize whose draft the repair agent fixed on its second
+	// attempt, then reviewed.
+	repaired := polyglotOutcome(t, false)
+	fixed := many(1, "schema")
+	repaired.Run = &AgentRun{Outcome: RunValid, Summary: "Reviewed: the draft's Deployment @ops", Risks: []string{"check the port"},
+		Attempts: []Attempt{
+			{N: 1, Agent: "repair", Summary: "KW-X-000 k8s/a.yaml: first try", Changed: []string{"k8s/a.yaml"}, Findings: fixed, PromptTokens: 50, CompletionTokens: 9},
+			{N: 2, Agent: "repair", Summary: "KW-X-000 k8s/a.yaml: fixed the field", Changed: []string{"k8s/a.yaml"}, PromptTokens: 60, CompletionTokens: 8},
+			{N: 3, Agent: "review", Review: true, Summary: "Reviewed.", PromptTokens: 70, CompletionTokens: 5},
+		}, Calls: 3, PromptTokens: 180, CompletionTokens: 22}
+	repaired.Files = append(repaired.Files, FileChange{Path: "k8s/a.yaml", Action: ActionCreate})
+	repaired.Assumptions = append(repaired.Assumptions, "the model assumed @ops owns it")
 
 	for name, got := range map[string]string{
 		"pr-body.md":               PRBody(polyglotOutcome(t, false)),
 		"pr-body-errors.md":        PRBody(withErrors),
-		"agent-pr-body-failing.md": AgentPRBody(AgentPR{Issue: 7, Closes: true, Branch: "kubewright/ai-7", Run: agentRun(RunFailing), Files: agentFiles}),
-		"agent-pr-body-stopped.md": AgentPRBody(AgentPR{Issue: 7, Branch: "kubewright/ai-7", Run: stopped, Files: agentFiles}),
-		"agent-pr-body-valid.md":   AgentPRBody(AgentPR{Run: valid, Files: agentFiles}),
+		"pr-body-repaired.md":      PRBody(repaired),
+		"agent-pr-body-failing.md": PRBody(failing),
+		"agent-pr-body-stopped.md": PRBody(agentPR(stopped, richReport())),
+		"agent-pr-body-valid.md":   PRBody(valid),
 		"agent-comment.md":         AgentComment(nothing),
 	} {
 		t.Run(name, func(t *testing.T) {

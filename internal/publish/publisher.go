@@ -21,6 +21,7 @@ type Publisher struct {
 	store   StatusStore
 	timeout time.Duration
 	log     *slog.Logger
+	bot     string // the App's bot login (WithBotLogin), "" if unknown
 }
 
 // Option configures a Publisher.

@@ -37,21 +37,24 @@ func TestPublishedTextIsRedacted(t *testing.T) {
 
 	res := &AgentRun{
 		Outcome: RunFailing, Intent: "add payments; the Stripe key is " + stripeKey,
-		Reason:      "the model said " + stripeKey + " is needed",
-		Summary:     "I added the Stripe key " + stripeKey + " to the Deployment.",
-		Assumptions: []string{"Twilio: " + twilioKey},
-		Risks:       []string{"STRIPE_KEY=" + stripeKey + " is committed in plain text"},
+		Reason:  "the model said " + stripeKey + " is needed",
+		Summary: "I added the Stripe key " + stripeKey + " to the Deployment.",
+		Risks:   []string{"STRIPE_KEY=" + stripeKey + " is committed in plain text"},
 		Attempts: []Attempt{{
 			N: 1, Agent: "deployment-orchestrator", Summary: "wrote " + stripeKey, Changed: []string{"k8s/pay/deployment.yaml"},
 			Refused:  []Refusal{{Path: "k8s/pay/.env", Action: "create", Reason: "holds " + twilioKey}},
 			Findings: quoting("attempt"),
 		}},
-		Report: rep, NewFindings: quoting("new"),
+		NewFindings: quoting("new"),
 	}
+	agentPR := PR{Issue: 7, Branch: "kubewright/ai-7", Run: res, Report: rep, Assumptions: []string{"Twilio: " + twilioKey}}
+	repaired := o
+	repaired.Run = &AgentRun{Outcome: RunValid, Summary: res.Summary, Risks: res.Risks, Attempts: res.Attempts}
 
 	bodies := map[string]string{
 		"PRBody":       PRBody(o),
-		"AgentPRBody":  AgentPRBody(AgentPR{Issue: 7, Branch: "kubewright/ai-7", Run: res}),
+		"AgentPRBody":  PRBody(agentPR),
+		"RepairedBody": PRBody(repaired),
 		"AgentComment": AgentComment(res),
 		"AttemptLog":   AttemptLog(res),
 	}
@@ -69,6 +72,7 @@ func TestPublishedTextIsRedacted(t *testing.T) {
 	for name, want := range map[string]string{
 		"PRBody":       "env var STRIPE_KEY of container pay has a literal value [REDACTED] (report)",
 		"AgentPRBody":  "I added the Stripe key [REDACTED] to the Deployment.",
+		"RepairedBody": "- refused create `k8s/pay/.env`: holds [REDACTED]",
 		"AgentComment": "The model said [REDACTED] is needed.",
 		"AttemptLog":   "- refused create `k8s/pay/.env`: holds [REDACTED]",
 	} {

@@ -70,9 +70,29 @@ const siblingsQuery = `SELECT count(*) FROM river_job o
 	AND o.args->>'repo' = $1
 	AND NOT EXISTS (SELECT 1 FROM kubewright_wait w WHERE w.job_id = o.id)`
 
+// undecidedQuery counts the older jobs of repository $1 (than $2; $3 is
+// the delivery kind) that are running and not in line: each holds the
+// repository or is about to decide whether it takes it. A job woken from
+// its line must not overtake one (on a loaded machine an older sibling
+// can take longer to decide than the younger one's short sleep).
+const undecidedQuery = `SELECT count(*) FROM river_job o
+	WHERE o.state = 'running' AND +o.id < $2 AND o.kind || '' = $3
+	AND o.args->>'repo' = $1
+	AND NOT EXISTS (SELECT 1 FROM kubewright_wait w WHERE w.job_id = o.id)`
+
 // claimQuery is, for a job of repository $1 about to take it, the first
 // of its line (0: none) and its siblings.
 const claimQuery = `SELECT coalesce((` + headQuery + `), 0), (` + siblingsQuery + `)`
+
+// undecided counts the older running jobs of repo that are not in line.
+func (l *line) undecided(ctx context.Context, repo string, id int64) (int, error) {
+	l.stats.lineQueries.Add(1)
+	var n int
+	if err := l.db.queryRow(ctx, undecidedQuery, repo, id, deliveryArgs{}.Kind()).Scan(&n); err != nil {
+		return 0, fmt.Errorf("read the running jobs of %s: %w", repo, err)
+	}
+	return n, nil
+}
 
 // claim reads what a job about to take its repository must let go first.
 func (l *line) claim(ctx context.Context, repo string, id int64) (head int64, siblings int, err error) {

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kubewright/kubewright/internal/request"
 )
 
 // logBuffer is a concurrency-safe sink for a JSON slog handler.
@@ -116,8 +118,9 @@ func TestJobLogs(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := Delivery{ID: "delivery-" + tt.name, Event: "issue_comment", Installation: 31, Repo: "acme/shop", Subject: "acme/shop#4",
-				Payload: []byte(fmt.Sprintf(`{"comment":{"body":"/ai containerize %s"}}`, payloadMarker))}
+			d := NewDelivery(request.Request{Delivery: "delivery-" + tt.name, Event: "issue_comment", Installation: 31,
+				Repo: request.Repo{Owner: "acme", Name: "shop"}, Number: 4, Actor: request.Actor{Login: "octocat"},
+				Intent: "add a service " + payloadMarker})
 			if _, err := q.Enqueue(ctx, d); err != nil {
 				t.Fatal(err)
 			}

@@ -10,7 +10,6 @@ package queue
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -25,6 +24,8 @@ import (
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivertype"
 	_ "modernc.org/sqlite" // database/sql driver "sqlite"
+
+	"github.com/kubewright/kubewright/internal/request"
 )
 
 // Delivery is one unit of work: a webhook delivery (or a CLI/Action
@@ -38,8 +39,17 @@ type Delivery struct {
 	Repo         string `json:"repo"`
 	// Subject is "owner/name#number" when the delivery is about one issue
 	// or pull request; CancelSubject finds jobs by it.
-	Subject string          `json:"subject,omitempty"`
-	Payload json.RawMessage `json:"payload"`
+	Subject string `json:"subject,omitempty"`
+	// Request is what the delivery asks for, parsed once at intake; the
+	// queue stores it and never looks inside.
+	Request request.Request `json:"request"`
+}
+
+// NewDelivery is the delivery of a request, its routing fields filled
+// from it.
+func NewDelivery(req request.Request) Delivery {
+	return Delivery{ID: req.Delivery, Event: req.Event, Installation: req.Installation,
+		Repo: req.Repo.FullName(), Subject: req.Subject(), Request: req}
 }
 
 // Handler runs a delivery. Returning an error marks the attempt failed and

@@ -338,7 +338,7 @@ func TestCancelParkedJob(t *testing.T) {
 			gate, release := openGate(t)
 			q := be.setup(t)(&lineHandler{log: log, gate: map[string]chan struct{}{"hold": gate}}, Options{Workers: 3, WaitFallback: longFallback})
 			mk := func(id, subject string) Delivery {
-				return Delivery{ID: id, Event: "issue_comment", Repo: "acme/shop", Subject: subject, Payload: []byte(`{}`)}
+				return Delivery{ID: id, Event: "issue_comment", Repo: "acme/shop", Subject: subject}
 			}
 			if err := q.Start(ctx); err != nil {
 				t.Fatal(err)
@@ -442,7 +442,7 @@ func TestBurstParksAtIntake(t *testing.T) {
 			}
 			t.Cleanup(func() { release(); stop(t, q) })
 			mk := func(id, repo string) Delivery {
-				return Delivery{ID: id, Event: "issue_comment", Repo: repo, Payload: []byte(`{}`)}
+				return Delivery{ID: id, Event: "issue_comment", Repo: repo}
 			}
 			if _, err := q.Enqueue(ctx, mk("hold", "acme/a")); err != nil {
 				t.Fatal(err)

@@ -104,6 +104,18 @@ func (w *deliveryWorker) acquire(ctx context.Context, job *river.Job[deliveryArg
 			return nil, siblingFallback, nil
 		}
 	}
+	// A job woken from its line lets an older job that is running and
+	// not in line decide first: it holds the repository, or is about to
+	// take it.
+	if head == id && wasParked(job.Metadata) {
+		n, err := w.line.undecided(ctx, repo, id)
+		if err != nil {
+			return nil, 0, err
+		}
+		if n > 0 {
+			head = -1 // not ours yet: join the line below and park
+		}
+	}
 	// A job in line behind older ones waits without touching the lock,
 	// which belongs to the first of the line.
 	if head == 0 || head >= id {

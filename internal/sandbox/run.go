@@ -223,7 +223,7 @@ func (s *Session) Run(ctx context.Context, spec Spec) (Result, error) {
 	out := &capped{max: lim.Output}
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.ExtraFiles = []*os.File{statusW} // fd 3: bwrap's --json-status-fd
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.SysProcAttr = groupAttr()
 	if s.uid >= 0 {
 		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(s.uid), Gid: uint32(s.uid), Groups: []uint32{}}
 	}
@@ -463,8 +463,8 @@ func usage(dirs []string, limit int64, uid int) int64 {
 			st, ok := info.Sys().(*syscall.Stat_t)
 			if !ok {
 				n += info.Size()
-			} else if st.Nlink <= 1 || !seen[inode{st.Dev, st.Ino}] && (uid < 0 || int(st.Uid) == uid) {
-				seen[inode{st.Dev, st.Ino}] = st.Nlink > 1
+			} else if st.Nlink <= 1 || !seen[inode{uint64(st.Dev), st.Ino}] && (uid < 0 || int(st.Uid) == uid) {
+				seen[inode{uint64(st.Dev), st.Ino}] = st.Nlink > 1
 				n += st.Blocks * 512
 			}
 			if n > limit {

@@ -2,67 +2,10 @@ package validate
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
-
-	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
 )
-
-// Options configure one validation.
-type Options struct {
-	// CRDDirs are files or directories of CustomResourceDefinitions the
-	// custom resources are checked against (in addition to CRDs in the tree).
-	CRDDirs []string
-	// CRDs are already loaded CRDs (LoadCRDs), for callers that validate
-	// many times: parsing the CRD collection costs more than validating.
-	CRDs []*apiextensionsv1.CustomResourceDefinition
-	// Checks replaces the offline checks (default DefaultChecks()).
-	Checks []Check
-	// DryRun is the server-side dry-run stage; nil skips it (reported as
-	// skipped, never silently).
-	DryRun Check
-	// Config is the repository's configuration as the caller read it (a
-	// job reads it once, from the default branch). When set, Validate uses
-	// it and ignores any .github/kubewright.yaml in the directory, so a
-	// pull request cannot switch off the rules that gate it.
-	Config *config.Repo
-	// BuildTimeout bounds each kustomize root's build (default
-	// DefaultBuildTimeout); a root that overruns becomes a finding.
-	BuildTimeout time.Duration
-	// Progress, when set, is called as each stage starts; the function
-	// it returns is called when the stage ends (the CLI's progress line).
-	Progress func(stage string) (done func())
-}
-
-// progress starts a stage on the Progress hook, if any.
-func (o Options) progress(stage string) func() {
-	if o.Progress == nil {
-		return func() {}
-	}
-	return o.Progress(stage)
-}
-
-// With returns the options with extra stages after the offline ones (and
-// before the dry-run).
-func (o Options) With(extra ...Check) Options {
-	if len(extra) == 0 {
-		return o
-	}
-	checks := o.Checks
-	if checks == nil {
-		checks = DefaultChecks()
-	}
-	o.Checks = append(append([]Check(nil), checks...), extra...)
-	return o
-}
-
-// DefaultChecks are the offline stages, in the order they report.
-func DefaultChecks() []Check {
-	return []Check{FluxCheck{}, SchemaCheck{}, DockerfileCheck{}, PolicyCheck{}}
-}
 
 // StageResult summarizes one stage for tables (PR bodies, check runs).
 type StageResult struct {
@@ -82,74 +25,14 @@ type Report struct {
 	Objects  int               `json:"objects"`
 	// Dockerfiles is how many Dockerfiles the dockerfile stage looked at.
 	Dockerfiles int `json:"dockerfiles"`
+	// Input is what was loaded and rendered (the roots and their
+	// objects), for callers that show what a change renders, such as the
+	// review's Flux diff. Checks never see a Report.
+	Input *Input `json:"-"`
 }
 
-// Validate runs every stage over the repository at dir.
-func Validate(ctx context.Context, dir string, opts Options) (*Report, error) {
-	start := time.Now()
-	endBuild := opts.progress(StageBuild)
-	in, fs, err := LoadWith(ctx, dir, LoadOptions{BuildTimeout: opts.BuildTimeout})
-	endBuild()
-	if err != nil {
-		return nil, err
-	}
-	cfg, cerr := opts.Config, error(nil)
-	if cfg == nil {
-		cfg, cerr = config.LoadRepo(in.Dir)
-	}
-	if cerr != nil {
-		fs = append(fs, finding.Finding{ID: "KW-DISCOVER-002", Severity: finding.Error, Stage: StageDiscover, File: config.RepoConfigPath,
-			Message: cerr.Error(), Hint: "fix the file; validation ran with default settings"})
-	} else {
-		in.Config = cfg.Validate
-	}
-	in.CRDs = append(in.CRDs, opts.CRDs...)
-	if len(opts.CRDDirs) > 0 {
-		crds, err := LoadCRDs(opts.CRDDirs...)
-		if err != nil {
-			return nil, fmt.Errorf("load CRDs: %w", err)
-		}
-		in.CRDs = append(in.CRDs, crds...)
-	}
-	// Paths from the repository's configuration are untrusted: bounded
-	// reads, and findings rather than a failed validation.
-	repoCRDs, crdFs := LoadRepoCRDs(in.Dir, in.Config.CRDs...)
-	in.CRDs = append(in.CRDs, repoCRDs...)
-	fs = append(fs, crdFs...)
-	rep := &Report{Roots: len(in.Roots), Objects: len(in.Objects)}
-	for _, f := range in.Files {
-		if dockerIsDockerfile(f) {
-			rep.Dockerfiles++
-		}
-	}
-	buildStage := StageResult{Name: StageBuild, Duration: time.Since(start)}
-	rep.add(&buildStage, fs)
-
-	checks := opts.Checks
-	if checks == nil {
-		checks = DefaultChecks()
-	}
-	if opts.DryRun != nil {
-		checks = append(checks, opts.DryRun)
-	}
-	for _, c := range checks {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		t, end := time.Now(), opts.progress(c.Name())
-		got := c.Check(ctx, in)
-		end()
-		st := StageResult{Name: c.Name(), Duration: time.Since(t)}
-		rep.add(&st, applyRules(got, in.Config.Rules))
-	}
-	if opts.DryRun == nil {
-		rep.Stages = append(rep.Stages, StageResult{Name: StageDryRun, Skipped: "no kube-apiserver: pass --ephemeral with KUBEBUILDER_ASSETS/--assets, or --kubeconfig"})
-	}
-	finding.Sort(rep.Findings)
-	return rep, nil
-}
-
-func (r *Report) add(st *StageResult, fs []finding.Finding) {
+// Add appends a stage and its findings, counting them by severity into st.
+func (r *Report) Add(st StageResult, fs []finding.Finding) {
 	for _, f := range fs {
 		switch f.Severity {
 		case finding.Error:
@@ -161,7 +44,29 @@ func (r *Report) add(st *StageResult, fs []finding.Finding) {
 		}
 	}
 	r.Findings = append(r.Findings, fs...)
-	r.Stages = append(r.Stages, *st)
+	r.Stages = append(r.Stages, st)
+}
+
+// Run runs checks over a loaded input, one stage each, in order, and adds
+// each stage's findings to rep with the repository's rule overrides
+// (in.Config.Rules) applied. progress, when not nil, is called as each
+// stage starts, and the function it returns when the stage ends. Run stops
+// with ctx's error when ctx ends between stages.
+func Run(ctx context.Context, in *Input, rep *Report, checks []Check, progress func(stage string) (done func())) error {
+	for _, c := range checks {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		end := func() {}
+		t := time.Now()
+		if progress != nil {
+			end = progress(c.Name())
+		}
+		got := c.Check(ctx, in)
+		end()
+		rep.Add(StageResult{Name: c.Name(), Duration: time.Since(t)}, applyRules(got, in.Config.Rules))
+	}
+	return nil
 }
 
 // applyRules applies per-repository severity overrides: "off" drops a

@@ -46,18 +46,18 @@ type SourceError struct {
 
 // IndexSources parses the YAML files among files (relative paths under dir).
 func IndexSources(dir string, files []string) *SourceIndex {
-	idx, _ := indexSources(dir, files, nil, nil)
+	idx, _ := IndexManifests(dir, files, nil, nil)
 	return idx
 }
 
-// indexSources parses the manifest files among files, skipping the
+// IndexManifests parses the manifest files among files, skipping the
 // generator data files in data and files that cannot be manifests (no
 // "kind" anywhere), so a large data file is never decoded. Every file
 // passes yamlsafe first: files over the size cap (KW-DISCOVER-003,
 // warning: not validated) and over the alias budget (KW-DISCOVER-004,
 // error) come back as findings. Files that passed are added to checked
 // (when not nil), so builds need not check them again.
-func indexSources(dir string, files []string, data, checked map[string]bool) (*SourceIndex, []finding.Finding) {
+func IndexManifests(dir string, files []string, data, checked map[string]bool) (*SourceIndex, []finding.Finding) {
 	idx := &SourceIndex{}
 	var fs []finding.Finding
 	for _, f := range files {
@@ -67,7 +67,7 @@ func indexSources(dir string, files []string, data, checked map[string]bool) (*S
 		b, err := readRepoFile(dir, f)
 		if errors.Is(err, yamlsafe.ErrTooLarge) {
 			fs = append(fs, finding.Finding{ID: "KW-DISCOVER-003", Severity: finding.Warning, Stage: StageDiscover, File: f,
-				Message: plainDetail(err) + "; it is not validated", Hint: hintOf(err)})
+				Message: PlainDetail(err) + "; it is not validated", Hint: HintOf(err)})
 			continue
 		}
 		if err != nil || !bytes.Contains(b, []byte("kind")) {
@@ -76,13 +76,13 @@ func indexSources(dir string, files []string, data, checked map[string]bool) (*S
 		docs, err := yamlsafe.Decode(f, b, yamlsafe.Limits{})
 		switch {
 		case errors.Is(err, yamlsafe.ErrSyntax):
-			msg := strings.TrimPrefix(plainDetail(err), "not valid YAML: ")
-			idx.ParseErrors = append(idx.ParseErrors, SourceError{File: f, Line: lineOf(err), Message: msg})
+			msg := strings.TrimPrefix(PlainDetail(err), "not valid YAML: ")
+			idx.ParseErrors = append(idx.ParseErrors, SourceError{File: f, Line: LineOf(err), Message: msg})
 		case err == nil && checked != nil:
 			checked[f] = true
 		case err != nil:
-			fs = append(fs, finding.Finding{ID: "KW-DISCOVER-004", Severity: finding.Error, Stage: StageDiscover, File: f, Line: lineOf(err),
-				Message: plainDetail(err), Hint: hintOf(err)})
+			fs = append(fs, finding.Finding{ID: "KW-DISCOVER-004", Severity: finding.Error, Stage: StageDiscover, File: f, Line: LineOf(err),
+				Message: PlainDetail(err), Hint: HintOf(err)})
 			continue
 		}
 		for _, n := range docs {
@@ -91,11 +91,11 @@ func indexSources(dir string, files []string, data, checked map[string]bool) (*S
 			}
 			root := n.Content[0]
 			d := Doc{File: f, Line: root.Line, Node: root}
-			d.APIVersion = scalar(root, "apiVersion")
-			d.Kind = scalar(root, "kind")
-			if md := child(root, "metadata"); md != nil {
-				d.Name = scalar(md, "name")
-				d.Namespace = scalar(md, "namespace")
+			d.APIVersion = MapScalar(root, "apiVersion")
+			d.Kind = MapScalar(root, "kind")
+			if md := MapValue(root, "metadata"); md != nil {
+				d.Name = MapScalar(md, "name")
+				d.Namespace = MapScalar(md, "namespace")
 			}
 			idx.docs = append(idx.docs, d)
 		}
@@ -134,7 +134,7 @@ func (s *SourceIndex) Find(dir, kind, namespace, name string) (Doc, bool) {
 func (d Doc) FieldLine(fieldPath string) int {
 	n := d.Node
 	line := d.Line
-	for _, part := range splitPath(fieldPath) {
+	for _, part := range SplitPath(fieldPath) {
 		if n == nil {
 			break
 		}
@@ -144,7 +144,7 @@ func (d Doc) FieldLine(fieldPath string) int {
 			val = strings.Trim(val, `"`)
 			var next *yaml.Node
 			for _, el := range n.Content {
-				if scalar(el, key) == val {
+				if MapScalar(el, key) == val {
 					next = el
 					break
 				}
@@ -182,8 +182,8 @@ func (d Doc) FieldLine(fieldPath string) int {
 	return line
 }
 
-// splitPath splits "a.b[0].c" and "a.b.0.c" into segments.
-func splitPath(p string) []string {
+// SplitPath splits a field path, "a.b[0].c" or "a.b.0.c", into segments.
+func SplitPath(p string) []string {
 	p = strings.NewReplacer("[", ".", "]", "").Replace(p)
 	var out []string
 	for _, s := range strings.Split(p, ".") {
@@ -194,7 +194,9 @@ func splitPath(p string) []string {
 	return out
 }
 
-func child(m *yaml.Node, key string) *yaml.Node {
+// MapValue is the value of key in mapping m, or nil (also when m is not a
+// mapping).
+func MapValue(m *yaml.Node, key string) *yaml.Node {
 	if m == nil || m.Kind != yaml.MappingNode {
 		return nil
 	}
@@ -206,12 +208,13 @@ func child(m *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
-func scalar(m *yaml.Node, key string) string {
-	if c := child(m, key); c != nil && c.Kind == yaml.ScalarNode {
+// MapScalar is the scalar value of key in mapping m, or "".
+func MapScalar(m *yaml.Node, key string) string {
+	if c := MapValue(m, key); c != nil && c.Kind == yaml.ScalarNode {
 		return c.Value
 	}
 	return ""
 }
 
-// yamlNodeBytes re-encodes a document for decoding into Go values.
-func yamlNodeBytes(d Doc) ([]byte, error) { return yaml.Marshal(d.Node) }
+// YAML re-encodes the document for decoding into Go values.
+func (d Doc) YAML() ([]byte, error) { return yaml.Marshal(d.Node) }

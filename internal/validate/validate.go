@@ -1,15 +1,27 @@
-// Package validate reads a directory and returns findings: kustomize builds,
-// Flux wiring, offline schemas, a staged server-side dry-run on a real
-// kube-apiserver, Dockerfile lint and policy. It never writes to the
+// Package validate is the core of validation: the Input every stage reads
+// (the repository's files, kustomize roots and rendered objects), the Check
+// interface a stage implements, the Report and the runner that applies
+// checks to a loaded Input, and the source mapping that points findings
+// about rendered objects back at file and line.
+//
+// The stages are packages of their own, each importing this one and none
+// importing another: build (discover and kustomize-build a directory into
+// an Input), flux, schema, dockerfile, policy, dryrun (a staged server-side
+// dry-run on a real kube-apiserver) and gocheck (the Go build of generated
+// services, in the sandbox). Package suite assembles them: "validate this
+// directory with the default stages". Validation never writes to the
 // repository and never changes a cluster.
 package validate
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
@@ -93,4 +105,31 @@ type Check interface {
 	// Name is the stage name (Stage* constants).
 	Name() string
 	Check(ctx context.Context, in *Input) []finding.Finding
+}
+
+// FromUnstructured decodes an object into a typed value (a
+// CustomResourceDefinition, say) through its JSON form.
+func FromUnstructured(u *unstructured.Unstructured, into any) error {
+	b, err := u.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	if err := yaml.Unmarshal(b, into); err != nil {
+		return fmt.Errorf("%s: %w", u.GetName(), err)
+	}
+	return nil
+}
+
+// NewUnstructured normalizes a decoded object to the JSON value types the
+// apimachinery code expects (int64/float64, no int), via a JSON round trip.
+func NewUnstructured(m map[string]any) (*unstructured.Unstructured, error) {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{}
+	if err := u.UnmarshalJSON(b); err != nil {
+		return nil, err
+	}
+	return u, nil
 }

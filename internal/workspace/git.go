@@ -1,3 +1,8 @@
+// Package workspace is git, and only git: a shallow clone of one branch
+// in a work directory (Clone, under byte and file caps), a branch, a
+// commit with the bot as author, a push that never targets the base
+// branch, and Sweep for work directories a dead process left. What is
+// written into the clone (drafts, the write policy) is package draft's.
 package workspace
 
 import (
@@ -94,10 +99,16 @@ func Clone(ctx context.Context, url, token, branch string, o CloneOptions) (*Wor
 		w.Close()
 		return nil, fmt.Errorf("workspace: %w", err)
 	}
-	repo, err := git.CloneContext(ctx, filesystem.NewStorage(dot, cache.NewObjectLRUDefault()), wt, &git.CloneOptions{
-		URL: url, Auth: w.auth, ReferenceName: plumbing.NewBranchReferenceName(branch),
-		SingleBranch: true, Depth: 1, Tags: git.NoTags,
-	})
+	storage := filesystem.NewStorage(dot, cache.NewObjectLRUDefault())
+	var repo *git.Repository
+	if strings.HasPrefix(branch, "refs/") {
+		repo, err = fetchRef(ctx, storage, wt, url, w.auth, plumbing.ReferenceName(branch))
+	} else {
+		repo, err = git.CloneContext(ctx, storage, wt, &git.CloneOptions{
+			URL: url, Auth: w.auth, ReferenceName: plumbing.NewBranchReferenceName(branch),
+			SingleBranch: true, Depth: 1, Tags: git.NoTags,
+		})
+	}
 	// The caps bound the clone only: kubewright's own commits are small.
 	if over := caps.stop(); over != nil {
 		w.Close()
@@ -114,6 +125,36 @@ func Clone(ctx context.Context, url, token, branch string, o CloneOptions) (*Wor
 	}
 	w.repo, w.baseID = repo, head.Hash()
 	return w, nil
+}
+
+// fetchRef makes a shallow clone of one reference that is not a branch
+// ("refs/pull/7/head": how a fork's pull request head is read from the
+// base repository) and checks it out, detached.
+func fetchRef(ctx context.Context, storage *filesystem.Storage, wt billy.Filesystem, url string, auth *http.BasicAuth, ref plumbing.ReferenceName) (*git.Repository, error) {
+	repo, err := git.Init(storage, wt)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := repo.CreateRemote(&config.RemoteConfig{Name: "origin", URLs: []string{url}}); err != nil {
+		return nil, err
+	}
+	local := plumbing.ReferenceName("refs/remotes/origin/fetched")
+	if err := repo.FetchContext(ctx, &git.FetchOptions{RemoteName: "origin", Auth: auth, Depth: 1, Tags: git.NoTags,
+		RefSpecs: []config.RefSpec{config.RefSpec("+" + ref.String() + ":" + local.String())}}); err != nil {
+		return nil, err
+	}
+	got, err := repo.Reference(local, true)
+	if err != nil {
+		return nil, err
+	}
+	w, err := repo.Worktree()
+	if err != nil {
+		return nil, err
+	}
+	if err := w.Checkout(&git.CheckoutOptions{Hash: got.Hash()}); err != nil {
+		return nil, err
+	}
+	return repo, nil
 }
 
 // Sweep removes the workspaces under root last modified before olderThan

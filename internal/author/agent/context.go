@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/kubewright/kubewright/internal/analyze"
-	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/draft"
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/prompts"
@@ -26,6 +26,18 @@ const (
 	diffBytes     = 48 << 10
 	findingsShown = 40
 )
+
+// tree reads the working copy's files for prompts. The author never
+// writes to it.
+type tree struct{ dir string }
+
+func (t tree) read(rel string) (string, bool) {
+	data, err := os.ReadFile(filepath.Join(t.dir, filepath.FromSlash(rel)))
+	if err != nil {
+		return "", false
+	}
+	return string(data), true
+}
 
 // redactor counts what it removed, for the logs.
 type redactor struct{ n int }
@@ -63,7 +75,7 @@ func modelJSON(m *analyze.SystemModel, r *redactor) string {
 }
 
 // conventions are the short facts every agent gets about the repository.
-func conventions(m *analyze.SystemModel, st *stage, newDir string) []string {
+func conventions(m *analyze.SystemModel, st tree, newDir string) []string {
 	var out []string
 	var dirs []string
 	for _, s := range m.Services {
@@ -145,8 +157,8 @@ func relevance(intent, agentName string, services []analyze.Service) func(p stri
 		}
 	}
 	want := map[string]string{
-		AgentContainer: author.PartDockerfile, AgentDeployment: author.PartK8s, AgentGitops: author.PartGitops,
-		AgentServiceCodegen: author.PartK8s, AgentAnalyzerRefine: author.PartK8s,
+		AgentContainer: draft.PartDockerfile, AgentDeployment: draft.PartK8s, AgentGitops: draft.PartGitops,
+		AgentServiceCodegen: draft.PartK8s, AgentAnalyzerRefine: draft.PartK8s,
 	}[agentName]
 	return func(p string) int {
 		score := 0
@@ -156,7 +168,7 @@ func relevance(intent, agentName string, services []analyze.Service) func(p stri
 				break
 			}
 		}
-		if partOf(p) == want && want != "" {
+		if draft.PartOf(p) == want && want != "" {
 			score += 2
 		}
 		if strings.HasSuffix(p, "kustomization.yaml") || strings.Contains(p, "ingress") {
@@ -191,9 +203,9 @@ func pick(files []prompts.File, score func(string) int, budget int) (shown []pro
 	return shown, omitted
 }
 
-// draftFiles are the deterministic draft as it stands in the stage (a
-// kept file shows the repository's version).
-func draftFiles(st *stage, d *author.Draft, r *redactor) []prompts.File {
+// draftFiles are the deterministic draft as it stands in the working
+// copy (a kept file shows the repository's version).
+func draftFiles(st tree, d *draft.Draft, r *redactor) []prompts.File {
 	var out []prompts.File
 	for _, f := range d.Files {
 		if c, ok := st.read(f.Path); ok {
@@ -206,7 +218,7 @@ func draftFiles(st *stage, d *author.Draft, r *redactor) []prompts.File {
 // sourceFiles are the repository files that tell a model how a service is
 // built and configured: project files, entrypoints, configuration and the
 // compose file; for a new service, an existing Go service as an example.
-func sourceFiles(st *stage, m *analyze.SystemModel, codegen bool, r *redactor) []prompts.File {
+func sourceFiles(st tree, m *analyze.SystemModel, codegen bool, r *redactor) []prompts.File {
 	var paths []string
 	add := func(p string) {
 		if p != "" {
@@ -263,7 +275,7 @@ func promptFindings(fs []finding.Finding, r *redactor) []prompts.Finding {
 
 // filesOf reads the current content of the files findings and the last
 // edits point at, for the repair agent.
-func filesOf(st *stage, fs []finding.Finding, edited []string, r *redactor) []prompts.File {
+func filesOf(st tree, fs []finding.Finding, edited []string, r *redactor) []prompts.File {
 	var paths []string
 	seen := map[string]bool{}
 	for _, f := range fs {
@@ -285,9 +297,4 @@ func filesOf(st *stage, fs []finding.Finding, edited []string, r *redactor) []pr
 		}
 	}
 	return out
-}
-
-func exists(p string) bool {
-	_, err := os.Stat(p)
-	return err == nil
 }

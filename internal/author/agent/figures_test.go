@@ -8,7 +8,7 @@ import (
 	"github.com/kubewright/kubewright/internal/analyze"
 	"github.com/kubewright/kubewright/internal/author"
 	"github.com/kubewright/kubewright/internal/author/rules"
-	"github.com/kubewright/kubewright/internal/workspace"
+	"github.com/kubewright/kubewright/internal/draft"
 	"github.com/kubewright/kubewright/prompts"
 )
 
@@ -27,20 +27,20 @@ func BenchmarkPromptTokens(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	draft, err := rules.New().Author(ctx, model, author.Options{})
+	dr, err := rules.New().Author(ctx, model, author.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}
-	st, err := newStage(root)
+	st, err := draft.NewStage(root)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer st.close()
-	if _, err := workspace.Apply(st.dir, draft.Files, workspace.ApplyOptions{}); err != nil {
+	defer st.Close()
+	if _, err := draft.Apply(st.Dir(), dr.Files, draft.ApplyOptions{}); err != nil {
 		b.Fatal(err)
 	}
 	all := 0
-	for _, f := range draft.Files {
+	for _, f := range dr.Files {
 		all += len(f.Content)
 	}
 	intents := map[string]string{
@@ -54,11 +54,11 @@ func BenchmarkPromptTokens(b *testing.B) {
 				r := &redactor{}
 				g := &gate{}
 				score := relevance(intent, agentName, model.Services)
-				d := prompts.Data{Intent: intent, Model: modelJSON(model, r), Conventions: conventions(model, st, ""), Allowed: allowed(g)}
+				d := prompts.Data{Intent: intent, Model: modelJSON(model, r), Conventions: conventions(model, tree{st.Dir()}, ""), Allowed: allowed(g)}
 				scratch := d
-				scratch.Files, _ = pick(sourceFiles(st, model, false, r), score, filesBytes)
+				scratch.Files, _ = pick(sourceFiles(tree{st.Dir()}, model, false, r), score, filesBytes)
 				d.Files = scratch.Files
-				d.Draft, _ = pick(draftFiles(st, draft, r), score, draftBytes)
+				d.Draft, _ = pick(draftFiles(tree{st.Dir()}, dr, r), score, draftBytes)
 				sys, user, err := prompts.Render(agentName, d)
 				if err != nil {
 					b.Fatal(err)

@@ -1,13 +1,14 @@
 package agent
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kubewright/kubewright/internal/draft"
 	"github.com/kubewright/kubewright/internal/llm"
-	"github.com/kubewright/kubewright/internal/workspace"
 )
 
 // TestGateCheck: the model's edits pass the write policy in code. .git in
@@ -29,11 +30,11 @@ func TestGateCheck(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	st, err := newStage(root)
+	st, err := draft.NewStage(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.close()
+	defer st.Close()
 
 	create := func(p string) llm.Edit { return llm.Edit{Path: p, Action: llm.ActionCreate, Content: "x\n"} }
 	replace := func(p string) llm.Edit { return llm.Edit{Path: p, Action: llm.ActionReplace, Content: "x\n"} }
@@ -72,8 +73,8 @@ func TestGateCheck(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := &gate{policy: workspace.Policy{AllowWorkflows: tt.workflows, Dirs: append([]string{"order-service"}, tt.dirs...)}, newService: tt.newService}
-			got := g.check(st, tt.edit)
+			g := &gate{policy: draft.Policy{AllowWorkflows: tt.workflows, Dirs: append([]string{"order-service"}, tt.dirs...)}, newService: tt.newService, repo: st.Root(), dir: st.Dir()}
+			got := g.check(tt.edit)
 			if tt.reason == "" {
 				if got != "" {
 					t.Fatalf("check(%s) refused: %s", tt.edit.Path, got)
@@ -87,5 +88,43 @@ func TestGateCheck(t *testing.T) {
 				t.Errorf("a refused edit claimed the new service directory %q", g.created)
 			}
 		})
+	}
+}
+
+// TestGateAcceptInOrder: a proposal's edits are checked as if each
+// accepted one had been applied: a file deleted earlier in the proposal
+// no longer exists, one created earlier does.
+func TestGateAcceptInOrder(t *testing.T) {
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, "k8s"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "k8s", "a.yaml"), []byte("a\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	g := &gate{repo: root, dir: root}
+	files, refused := g.accept([]llm.Edit{
+		{Path: "k8s/a.yaml", Action: llm.ActionDelete},
+		{Path: "k8s/a.yaml", Action: llm.ActionReplace, Content: "b\n"},
+		{Path: "k8s/b.yaml", Action: llm.ActionCreate, Content: "b\n"},
+		{Path: "k8s/b.yaml", Action: llm.ActionCreate, Content: "c\n"},
+		{Path: "k8s/b.yaml", Action: llm.ActionReplace, Content: "d\n"},
+	})
+	var got []string
+	for _, f := range files {
+		got = append(got, fmt.Sprintf("%s %q %v", f.Path, f.Content, f.Delete))
+	}
+	want := []string{`k8s/a.yaml "" true`, `k8s/b.yaml "b\n" false`, `k8s/b.yaml "d\n" false`}
+	if strings.Join(got, "; ") != strings.Join(want, "; ") {
+		t.Errorf("accepted %q, want %q", got, want)
+	}
+	if len(refused) != 2 || !strings.Contains(refused[0].Reason, "does not exist") || !strings.Contains(refused[1].Reason, "already exists") {
+		t.Errorf("refused %+v", refused)
+	}
+	if g.written != 4 {
+		t.Errorf("written %d bytes, want the 4 accepted", g.written)
+	}
+	if b, _ := os.ReadFile(filepath.Join(root, "k8s", "a.yaml")); string(b) != "a\n" {
+		t.Error("the gate wrote to the working copy")
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/kubewright/kubewright/internal/analyze"
 	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/draft"
 )
 
 const fixturesDir = "../../../testdata/repos"
@@ -38,7 +39,7 @@ func fixtureNames(t testing.TB) []string {
 	return names
 }
 
-func draftFor(t testing.TB, fixture string, opts author.Options) (*analyze.SystemModel, *author.Draft) {
+func draftFor(t testing.TB, fixture string, opts author.Options) (*analyze.SystemModel, *draft.Draft) {
 	t.Helper()
 	m, err := analyze.New().Analyze(context.Background(), filepath.Join(fixturesDir, fixture))
 	if err != nil {
@@ -63,8 +64,8 @@ func TestFixtureGoldens(t *testing.T) {
 				got[f.Path] = f.Content
 			}
 			plan, _ := json.MarshalIndent(struct {
-				Files       []author.File `json:"files"`
-				Assumptions []string      `json:"assumptions"`
+				Files       []draft.File `json:"files"`
+				Assumptions []string     `json:"assumptions"`
 			}{d.Files, d.Assumptions}, "", "  ")
 			got["PLAN.json"] = append(plan, '\n')
 			if *update {

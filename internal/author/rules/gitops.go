@@ -13,7 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/kubewright/kubewright/internal/analyze"
-	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/draft"
 )
 
 const (
@@ -26,15 +26,15 @@ const (
 
 func duration(d time.Duration) metav1.Duration { return metav1.Duration{Duration: d} }
 
-func (sys *system) gitopsFiles() ([]author.File, error) {
+func (sys *system) gitopsFiles() ([]draft.File, error) {
 	env := sys.opts.Env
-	var files []author.File
+	var files []draft.File
 	add := func(path, svc string, objs ...any) error {
 		b, err := marshalObjects(objs...)
 		if err != nil {
 			return fmt.Errorf("render %s: %w", path, err)
 		}
-		files = append(files, author.File{Path: path, Content: b, Service: svc, Part: author.PartGitops})
+		files = append(files, draft.File{Path: path, Content: b, Service: svc, Part: draft.PartGitops})
 		return nil
 	}
 	addKust := func(dir string, resources []string, extra map[string]any) error {
@@ -42,7 +42,7 @@ func (sys *system) gitopsFiles() ([]author.File, error) {
 		if err != nil {
 			return err
 		}
-		files = append(files, author.File{Path: dir + "/kustomization.yaml", Content: b, Part: author.PartGitops})
+		files = append(files, draft.File{Path: dir + "/kustomization.yaml", Content: b, Part: draft.PartGitops})
 		return nil
 	}
 
@@ -227,9 +227,9 @@ func (sys *system) gitopsFiles() ([]author.File, error) {
 }
 
 // gitopsService renders one service's base directory.
-func (sys *system) gitopsService(s analyze.Service, dir string) ([]string, []author.File, error) {
+func (sys *system) gitopsService(s analyze.Service, dir string) ([]string, []draft.File, error) {
 	var res []string
-	var files []author.File
+	var files []draft.File
 	add := func(name string, objs ...any) error {
 		b, err := marshalObjects(objs...)
 		if err != nil {
@@ -238,7 +238,7 @@ func (sys *system) gitopsService(s analyze.Service, dir string) ([]string, []aut
 		if len(b) == 0 {
 			return nil
 		}
-		files = append(files, author.File{Path: dir + "/" + name, Content: b, Service: s.Name, Part: author.PartGitops})
+		files = append(files, draft.File{Path: dir + "/" + name, Content: b, Service: s.Name, Part: draft.PartGitops})
 		res = append(res, name)
 		return nil
 	}
@@ -262,7 +262,7 @@ func (sys *system) gitopsService(s analyze.Service, dir string) ([]string, []aut
 	if err != nil {
 		return nil, nil, fmt.Errorf("render %s/deployment.yaml: %w", dir, err)
 	}
-	files = append(files, author.File{Path: dir + "/deployment.yaml", Content: dep, Service: s.Name, Part: author.PartGitops})
+	files = append(files, draft.File{Path: dir + "/deployment.yaml", Content: dep, Service: s.Name, Part: draft.PartGitops})
 	res = append(res, "deployment.yaml")
 	if err := add("service.yaml", sys.service(s)); err != nil {
 		return nil, nil, err

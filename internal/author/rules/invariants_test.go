@@ -9,7 +9,7 @@ import (
 
 	"sigs.k8s.io/yaml"
 
-	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/draft"
 )
 
 var (
@@ -35,7 +35,7 @@ func TestOutputInvariants(t *testing.T) {
 		}
 		for _, f := range d.Files {
 			switch {
-			case f.Part == author.PartDockerfile && strings.HasSuffix(f.Path, "Dockerfile"):
+			case f.Part == draft.PartDockerfile && strings.HasSuffix(f.Path, "Dockerfile"):
 				checkDockerfile(t, fx+"/"+f.Path, string(f.Content))
 			case strings.HasSuffix(f.Path, ".yaml") && !strings.HasSuffix(f.Path, "kustomization.yaml"):
 				checkManifest(t, fx+"/"+f.Path, f, secretNames)
@@ -77,7 +77,7 @@ func checkDockerfile(t *testing.T, name, df string) {
 // "creationTimestamp: null", "resources: {}", "spec: {}".
 var emptyField = regexp.MustCompile(`(?m)^\s*(?:- )?(?:[A-Za-z0-9_.-]+: (?:\{\}|null)|status:.*)$`)
 
-func checkManifest(t *testing.T, name string, f author.File, secretNames map[string]bool) {
+func checkManifest(t *testing.T, name string, f draft.File, secretNames map[string]bool) {
 	if m := emptyField.FindString(string(f.Content)); m != "" {
 		t.Errorf("%s: generated YAML holds an empty or status field: %q", name, strings.TrimSpace(m))
 	}
@@ -94,7 +94,7 @@ func checkManifest(t *testing.T, name string, f author.File, secretNames map[str
 		if kind != "Deployment" && kind != "StatefulSet" {
 			continue
 		}
-		if f.Part == author.PartGitops && kind == "Deployment" && !strings.Contains(doc, `# {"$imagepolicy": "flux-system:`) {
+		if f.Part == draft.PartGitops && kind == "Deployment" && !strings.Contains(doc, `# {"$imagepolicy": "flux-system:`) {
 			t.Errorf("%s: Deployment image has no Flux setter", name)
 		}
 		spec := dig(obj, "spec", "template", "spec")

@@ -5,14 +5,14 @@ import (
 	"strings"
 
 	"github.com/kubewright/kubewright/internal/analyze"
-	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/draft"
 )
 
 // k8sFiles renders the plain-manifest setup under k8s/: one directory per
 // service with its namespace, workload, networking and own backing stores,
 // a shared messaging directory for brokers, and a root kustomization.
-func (sys *system) k8sFiles() ([]author.File, error) {
-	var files []author.File
+func (sys *system) k8sFiles() ([]draft.File, error) {
+	var files []draft.File
 	var roots []string
 	brokers := map[string][]string{}
 	for _, s := range sys.svcs {
@@ -42,7 +42,7 @@ func (sys *system) k8sFiles() ([]author.File, error) {
 			if err != nil {
 				return nil, err
 			}
-			files = append(files, author.File{Path: dir + "/namespace.yaml", Content: b, Part: author.PartK8s})
+			files = append(files, draft.File{Path: dir + "/namespace.yaml", Content: b, Part: draft.PartK8s})
 			res = append(res, "namespace.yaml")
 		}
 		for _, kind := range []string{analyze.BackingKafka, analyze.BackingRabbitMQ} {
@@ -59,14 +59,14 @@ func (sys *system) k8sFiles() ([]author.File, error) {
 			if err != nil {
 				return nil, err
 			}
-			files = append(files, author.File{Path: dir + "/" + kind + ".yaml", Content: b, Part: author.PartK8s})
+			files = append(files, draft.File{Path: dir + "/" + kind + ".yaml", Content: b, Part: draft.PartK8s})
 			res = append(res, kind+".yaml")
 		}
 		k, err := kustomization(res, nil)
 		if err != nil {
 			return nil, err
 		}
-		files = append(files, author.File{Path: dir + "/kustomization.yaml", Content: k, Part: author.PartK8s})
+		files = append(files, draft.File{Path: dir + "/kustomization.yaml", Content: k, Part: draft.PartK8s})
 		roots = append(roots, messagingName)
 	}
 	if len(roots) == 0 {
@@ -76,7 +76,7 @@ func (sys *system) k8sFiles() ([]author.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, author.File{Path: "k8s/kustomization.yaml", Content: k, Part: author.PartK8s})
+	files = append(files, draft.File{Path: "k8s/kustomization.yaml", Content: k, Part: draft.PartK8s})
 	return files, nil
 }
 
@@ -91,7 +91,7 @@ func (sys *system) deployed(s analyze.Service) bool {
 	return false
 }
 
-func (sys *system) k8sService(s analyze.Service, dir string) ([]author.File, error) {
+func (sys *system) k8sService(s analyze.Service, dir string) ([]draft.File, error) {
 	ns := sys.namespace(s.Name)
 	w := sys.wire(s, flavorRaw)
 	type named struct {
@@ -131,7 +131,7 @@ func (sys *system) k8sService(s analyze.Service, dir string) ([]author.File, err
 				s.Name, u.owner, u.kind, u.name, sys.namespace(s.Name), u.secret, strings.Join(credentialKeys(u.kind), ", "), u.ns, u.secret)
 		}
 	}
-	var files []author.File
+	var files []draft.File
 	var res []string
 	for _, p := range parts {
 		b, err := marshalObjects(p.objs...)
@@ -141,13 +141,13 @@ func (sys *system) k8sService(s analyze.Service, dir string) ([]author.File, err
 		if len(b) == 0 {
 			continue
 		}
-		files = append(files, author.File{Path: dir + "/" + p.file, Content: b, Service: s.Name, Part: author.PartK8s})
+		files = append(files, draft.File{Path: dir + "/" + p.file, Content: b, Service: s.Name, Part: draft.PartK8s})
 		res = append(res, p.file)
 	}
 	k, err := kustomization(res, nil)
 	if err != nil {
 		return nil, err
 	}
-	files = append(files, author.File{Path: dir + "/kustomization.yaml", Content: k, Service: s.Name, Part: author.PartK8s})
+	files = append(files, draft.File{Path: dir + "/kustomization.yaml", Content: k, Service: s.Name, Part: draft.PartK8s})
 	return files, nil
 }

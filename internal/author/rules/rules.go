@@ -14,6 +14,7 @@ import (
 
 	"github.com/kubewright/kubewright/internal/analyze"
 	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/draft"
 )
 
 // Author is the deterministic author.
@@ -47,7 +48,7 @@ func Defaults(m *analyze.SystemModel, o author.Options) (author.Options, []strin
 	o.Registry = strings.TrimSuffix(o.Registry, "/")
 	if o.IngressHost == "" {
 		o.IngressHost = "example.com"
-		if o.Wants(author.PartK8s) || o.Wants(author.PartGitops) {
+		if o.Wants(draft.PartK8s) || o.Wants(draft.PartGitops) {
 			notes = append(notes, "user-facing services are served at <service>.example.com (set --ingress-host)")
 		}
 	}
@@ -57,7 +58,7 @@ func Defaults(m *analyze.SystemModel, o author.Options) (author.Options, []strin
 			o.IngressClass = "nginx"
 		}
 	}
-	if o.RepoURL == "" && o.Wants(author.PartGitops) {
+	if o.RepoURL == "" && o.Wants(draft.PartGitops) {
 		switch r := m.Repository; {
 		case r != nil && r.URL != "":
 			o.RepoURL = r.URL
@@ -76,7 +77,7 @@ func Defaults(m *analyze.SystemModel, o author.Options) (author.Options, []strin
 var envName = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // Author renders the selected parts for the selected services.
-func (a *Author) Author(ctx context.Context, m *analyze.SystemModel, opts author.Options) (*author.Draft, error) {
+func (a *Author) Author(ctx context.Context, m *analyze.SystemModel, opts author.Options) (*draft.Draft, error) {
 	m, skipped := authorable(m)
 	opts, notes := Defaults(m, opts)
 	notes = append(notes, skipped...)
@@ -103,7 +104,7 @@ func (a *Author) Author(ctx context.Context, m *analyze.SystemModel, opts author
 		sys.sharedNS = ns[0]
 	}
 
-	draft := &author.Draft{}
+	out := &draft.Draft{}
 	ignores := map[string]bool{}
 	for _, s := range sys.svcs {
 		if err := ctx.Err(); err != nil {
@@ -125,35 +126,44 @@ func (a *Author) Author(ctx context.Context, m *analyze.SystemModel, opts author
 		for _, note := range s.Assumptions {
 			sys.assume("%s: %s", s.Name, note)
 		}
-		if !opts.Wants(author.PartDockerfile) {
+		if !opts.Wants(draft.PartDockerfile) {
 			continue
 		}
 		df, di := dockerfilePath(s, m, res.Context)
-		draft.Files = append(draft.Files, author.File{Path: df, Content: res.Dockerfile, Service: s.Name, Part: author.PartDockerfile})
+		out.Files = append(out.Files, draft.File{Path: df, Content: res.Dockerfile, Service: s.Name, Part: draft.PartDockerfile})
 		if !ignores[di] {
 			ignores[di] = true
-			draft.Files = append(draft.Files, author.File{Path: di, Content: res.Dockerignore, Service: s.Name, Part: author.PartDockerfile})
+			out.Files = append(out.Files, draft.File{Path: di, Content: res.Dockerignore, Service: s.Name, Part: draft.PartDockerfile})
 		}
 	}
-	if opts.Wants(author.PartK8s) {
+	if opts.Wants(draft.PartK8s) {
 		fs, err := sys.k8sFiles()
 		if err != nil {
 			return nil, err
 		}
-		draft.Files = append(draft.Files, fs...)
+		out.Files = append(out.Files, fs...)
 	}
 	// Without services there is nothing for Flux to deploy: no cluster
 	// setup either.
-	if opts.Wants(author.PartGitops) && len(sys.svcs) > 0 {
+	if opts.Wants(draft.PartGitops) && len(sys.svcs) > 0 {
 		fs, err := sys.gitopsFiles()
 		if err != nil {
 			return nil, err
 		}
-		draft.Files = append(draft.Files, fs...)
+		out.Files = append(out.Files, fs...)
 	}
-	draft.Sort()
-	draft.Assumptions = dedupe(sys.assumptions)
-	return draft, nil
+	// The image workflow builds what the Dockerfiles describe and what
+	// the GitOps part deploys: it goes with either.
+	if opts.ImageCI && (opts.Wants(draft.PartDockerfile) || opts.Wants(draft.PartGitops)) && len(sys.svcs) > 0 {
+		f, err := sys.imageWorkflow()
+		if err != nil {
+			return nil, err
+		}
+		out.Files = append(out.Files, f)
+	}
+	out.Sort()
+	out.Assumptions = dedupe(sys.assumptions)
+	return out, nil
 }
 
 // dockerfilePath places a service's Dockerfile and the ignore file of its

@@ -4,12 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -61,28 +58,9 @@ func loadSpec(t testing.TB) *openapi3.T {
 // this test binary (zero before the first New).
 func SpecLoadTime() time.Duration { return specTook }
 
-// findSpec walks up from the working directory (a package directory under
-// `go test`) to the module root and returns the description's path there.
-func findSpec() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("find GitHub's OpenAPI description: %w", err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			path := filepath.Join(dir, specRel)
-			if _, err := os.Stat(path); err != nil {
-				return "", fmt.Errorf("GitHub's OpenAPI description is missing (%s): run `make test-assets`", path)
-			}
-			return path, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("GitHub's OpenAPI description: no go.mod above the working directory; run the tests inside the module and run `make test-assets`")
-		}
-		dir = parent
-	}
-}
+// findSpec returns the path of GitHub's OpenAPI description at the module
+// root.
+func findSpec() (string, error) { return findAsset(specRel, "GitHub's OpenAPI description") }
 
 // conformance checks requests and responses against the description and
 // counts what it checked, per operation id.

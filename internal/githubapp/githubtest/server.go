@@ -1,10 +1,12 @@
 // Package githubtest is a fake GitHub for tests: the REST endpoints the bot
-// calls and git over smart HTTP, on 127.0.0.1, backed by real bare
-// repositories and held to GitHub's OpenAPI description.
+// calls, the GraphQL it needs for pull request reviews, and git over smart
+// HTTP, on 127.0.0.1, backed by real bare repositories and held to GitHub's
+// OpenAPI description and GraphQL schema.
 //
-// URL layout (GitHub Enterprise Server's, so one base URL serves both):
+// URL layout (GitHub Enterprise Server's, so one base URL serves all):
 //
 //	{URL}/api/v3/...            REST; go-github: github.WithEnterpriseURLs(URL, URL)
+//	{URL}/api/graphql           GraphQL (POST)
 //	{URL}/{owner}/{repo}.git/   git smart HTTP (git http-backend through CGI)
 //
 // ghinstallation's BaseURL is {URL}/api/v3. The bot's KUBEWRIGHT_GITHUB_URL
@@ -13,7 +15,16 @@
 // Every request to a REST route and every response the fake sends is
 // validated against GitHub's OpenAPI description (npm @octokit/openapi,
 // installed by `make test-assets`); a mismatch fails the test that started the
-// server, naming the operation id.
+// server, naming the operation id. Every GraphQL request is parsed and
+// validated against GitHub's published schema (npm @octokit/graphql-schema),
+// variables included: an unknown field or a wrong argument type fails the
+// test that sent it, and so does a field of the schema the fake does not
+// serve. The fake's GraphQL answers are checked against the declared types.
+//
+// Pull request reviews follow GitHub's rules: inline comments only on lines
+// of the pull request's diff (merge base to head); when the head moves,
+// comments on lines the push changed become outdated and the others move
+// with their lines.
 //
 // Authentication follows GitHub's: the App JWT (RS256, iss = App ID, not
 // expired) buys an installation token at
@@ -30,14 +41,13 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/getkin/kin-openapi/routers"
+	"github.com/vektah/gqlparser/v2/ast"
 )
 
 // App is the GitHub App whose JWTs the fake accepts.
@@ -81,6 +91,7 @@ type Server struct {
 	t       testing.TB
 	app     App
 	conf    *conformance
+	schema  *ast.Schema
 	hook    func(operationID string, status int, body []byte) []byte
 	git     *gitHost
 	handler http.Handler
@@ -113,6 +124,9 @@ type repo struct {
 	reactions     []Reaction
 	pulls         []*Pull
 	checkRuns     []*CheckRun
+	reviews       []*Review
+	reviewComs    []*ReviewComment
+	fork          bool // made by AddFork
 }
 
 // Comment is an issue or pull request conversation comment.
@@ -123,6 +137,7 @@ type Comment struct {
 	Body      string
 	CreatedAt time.Time
 	UpdatedAt time.Time
+	Minimized string // the classifier it was minimized with, "" if not
 }
 
 // Reaction is a reaction to an issue comment.
@@ -134,11 +149,13 @@ type Reaction struct {
 }
 
 // Pull is a pull request. Head and Base are branch names in the same
-// repository; HeadSHA is the head branch's commit when last read.
+// repository, or Head is a branch of the fork HeadOwner/{repo} (AddFork);
+// HeadSHA is the head branch's commit when last read.
 type Pull struct {
 	ID        int64
 	Number    int
 	User      string
+	HeadOwner string // "" for a branch of the repository itself
 	Head      string
 	HeadSHA   string
 	Base      string
@@ -162,6 +179,7 @@ type CheckRun struct {
 	Summary          string
 	Text             string
 	AnnotationsCount int
+	Annotations      []Annotation
 	DetailsURL       string
 	ExternalID       string
 	StartedAt        time.Time
@@ -189,6 +207,7 @@ func New(t testing.TB, opts ...Option) *Server {
 			t.Errorf("githubtest: %s does not conform to GitHub's OpenAPI description: %v", op, err)
 		},
 	}
+	s.schema = loadSchema(t)
 	for _, o := range opts {
 		o(s)
 	}
@@ -228,6 +247,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.serveGit(w, r, owner, name)
+		return
+	}
+	if r.URL.Path == graphqlPath {
+		s.serveGraphQL(w, r)
 		return
 	}
 	s.handler.ServeHTTP(w, r)
@@ -478,6 +501,7 @@ func (s *Server) CheckRuns(owner, name string) []CheckRun {
 	out := make([]CheckRun, len(rp.checkRuns))
 	for i, c := range rp.checkRuns {
 		out[i] = *c
+		out[i].Annotations = append([]Annotation(nil), c.Annotations...)
 	}
 	return out
 }
@@ -497,77 +521,6 @@ func (s *Server) Heads(owner, name string) map[string]string {
 		s.t.Fatalf("githubtest: Heads %s/%s: %v", owner, name, err)
 	}
 	return heads
-}
-
-// fault is one injected failure.
-type fault struct {
-	method, pattern string
-	status          int
-	headers         map[string]string
-}
-
-// FailNext makes the next request matching method and pathPattern fail once
-// with status and headers (e.g. 502, or 403 with Retry-After for a
-// secondary rate limit). pathPattern is either a REST operation's path as
-// GitHub documents it ("/repos/{owner}/{repo}/pulls"), or a path.Match
-// pattern over the request path, REST paths without their /api/v3 prefix
-// ("/repos/*/*/pulls") and git paths as they are ("/acme/*.git/info/refs").
-// Faults queue up and are used in order.
-func (s *Server) FailNext(method, pathPattern string, status int, headers map[string]string) {
-	s.t.Helper()
-	if _, err := path.Match(pathPattern, "/"); err != nil {
-		s.t.Fatalf("githubtest: FailNext: bad pattern %q: %v", pathPattern, err)
-	}
-	if status < 400 || status > 599 {
-		s.t.Fatalf("githubtest: FailNext: status %d is not an error status", status)
-	}
-	h := make(map[string]string, len(headers))
-	for k, v := range headers {
-		h[k] = v
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.faults = append(s.faults, fault{method: strings.ToUpper(method), pattern: pathPattern, status: status, headers: h})
-}
-
-// takeFault removes and returns the first fault matching the request.
-func (s *Server) takeFault(method, reqPath, specPath string) (fault, bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i, f := range s.faults {
-		if f.method != method {
-			continue
-		}
-		match := specPath != "" && f.pattern == specPath
-		if !match {
-			match, _ = path.Match(f.pattern, reqPath)
-		}
-		if match {
-			s.faults = append(s.faults[:i], s.faults[i+1:]...)
-			return f, true
-		}
-	}
-	return fault{}, false
-}
-
-// reply is GitHub's answer for the fault, shaped as GitHub shapes it: rate
-// limits carry the messages go-github and the bot recognise.
-func (f fault) reply() reply {
-	rep := reply{status: f.status, header: http.Header{}}
-	for k, v := range f.headers {
-		rep.header.Set(k, v)
-	}
-	switch {
-	case (f.status == http.StatusForbidden || f.status == http.StatusTooManyRequests) && rep.header.Get("X-RateLimit-Remaining") == "0":
-		rep.body = ghError("API rate limit exceeded for installation. If you reach out to GitHub Support for help, please include the request ID.",
-			"https://docs.github.com/rest/overview/resources-in-the-rest-api#rate-limiting", f.status)
-	case f.status == http.StatusForbidden || f.status == http.StatusTooManyRequests:
-		rep.body = ghError("You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
-			"https://docs.github.com/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits", f.status)
-	default:
-		rep.body = ghError(http.StatusText(f.status), "https://docs.github.com/rest", f.status)
-	}
-	return rep
 }
 
 // reportf sends a conformance failure to the reporter.

@@ -2,32 +2,19 @@ package githubtest
 
 import (
 	"context"
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"crypto/x509"
-	"encoding/base64"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/bradleyfalzon/ghinstallation/v2"
-	"github.com/go-git/go-git/v5"
-	gitconfig "github.com/go-git/go-git/v5/config"
-	"github.com/go-git/go-git/v5/plumbing"
-	"github.com/go-git/go-git/v5/plumbing/object"
-	githttp "github.com/go-git/go-git/v5/plumbing/transport/http"
 	"github.com/google/go-github/v88/github"
 )
 
@@ -72,29 +59,6 @@ func newFixture(t *testing.T, opts ...Option) fixture {
 	return fixture{Server: s, key: key}
 }
 
-// signJWT signs an App JWT by hand: RS256 over header.claims.
-func signJWT(t *testing.T, key *rsa.PrivateKey, claims map[string]any) string {
-	t.Helper()
-	enc := func(v any) string {
-		b, err := json.Marshal(v)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return base64.RawURLEncoding.EncodeToString(b)
-	}
-	signing := enc(map[string]string{"alg": "RS256", "typ": "JWT"}) + "." + enc(claims)
-	sum := sha256.Sum256([]byte(signing))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, key, crypto.SHA256, sum[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig)
-}
-
-func appClaims(iss any, now time.Time) map[string]any {
-	return map[string]any{"iss": iss, "iat": now.Add(-30 * time.Second).Unix(), "exp": now.Add(9 * time.Minute).Unix()}
-}
-
 func ghClient(t *testing.T, s *Server, token string) *github.Client {
 	t.Helper()
 	opts := []github.ClientOptionsFunc{github.WithEnterpriseURLs(s.URL, s.URL)}
@@ -114,80 +78,6 @@ func statusOf(err error) int {
 		return er.Response.StatusCode
 	}
 	return 0
-}
-
-func TestInstallationToken(t *testing.T) {
-	f := newFixture(t)
-	other, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	tests := []struct {
-		name   string
-		jwt    string
-		inst   int64
-		status int
-	}{
-		{"valid JWT, string iss", signJWT(t, f.key, appClaims("4242", now)), testInst, http.StatusCreated},
-		{"valid JWT, numeric iss", signJWT(t, f.key, appClaims(testAppID, now)), testInst, http.StatusCreated},
-		{"expired", signJWT(t, f.key, map[string]any{"iss": "4242", "iat": now.Add(-20 * time.Minute).Unix(), "exp": now.Add(-10 * time.Minute).Unix()}), testInst, http.StatusUnauthorized},
-		{"exp too far ahead", signJWT(t, f.key, map[string]any{"iss": "4242", "iat": now.Unix(), "exp": now.Add(time.Hour).Unix()}), testInst, http.StatusUnauthorized},
-		{"wrong issuer", signJWT(t, f.key, appClaims("1", now)), testInst, http.StatusUnauthorized},
-		{"signed by another key", signJWT(t, other, appClaims("4242", now)), testInst, http.StatusUnauthorized},
-		{"not a JWT", "ghs_notajwt", testInst, http.StatusUnauthorized},
-		{"unknown installation", signJWT(t, f.key, appClaims("4242", now)), 999, http.StatusNotFound},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			tok, _, err := ghClient(t, f.Server, tc.jwt).Apps.CreateInstallationToken(context.Background(), tc.inst, nil)
-			if tc.status != http.StatusCreated {
-				if got := statusOf(err); got != tc.status {
-					t.Fatalf("status = %d (err %v), want %d", got, err, tc.status)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !strings.HasPrefix(tok.GetToken(), "ghs_") || tok.GetExpiresAt().Before(time.Now()) {
-				t.Fatalf("token = %q expires %v", tok.GetToken(), tok.GetExpiresAt())
-			}
-			repo, _, err := ghClient(t, f.Server, tok.GetToken()).Repositories.Get(context.Background(), testOwner, testRepo)
-			if err != nil {
-				t.Fatalf("the new token does not open the repository: %v", err)
-			}
-			if repo.GetDefaultBranch() != "main" {
-				t.Errorf("default branch = %q", repo.GetDefaultBranch())
-			}
-		})
-	}
-}
-
-// TestGhinstallation is the bot's own path: ghinstallation signs the JWT,
-// exchanges it for an installation token and authenticates go-github.
-func TestGhinstallation(t *testing.T) {
-	f := newFixture(t)
-	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(f.key)})
-	itr, err := ghinstallation.New(http.DefaultTransport, testAppID, testInst, pemKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	itr.BaseURL = strings.TrimSuffix(f.APIURL(), "/")
-	c, err := github.NewClient(github.WithTransport(itr), github.WithEnterpriseURLs(f.URL, f.URL))
-	if err != nil {
-		t.Fatal(err)
-	}
-	repo, _, err := c.Repositories.Get(context.Background(), testOwner, testRepo)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if repo.GetCloneURL() != f.CloneURL(testOwner, testRepo) {
-		t.Errorf("clone URL = %q, want %q", repo.GetCloneURL(), f.CloneURL(testOwner, testRepo))
-	}
-	if n := f.ValidatedResponses()["apps/create-installation-access-token"]; n != 1 {
-		t.Errorf("token responses validated = %d, want 1", n)
-	}
 }
 
 // TestREST walks every endpoint with go-github and checks that every request
@@ -410,6 +300,8 @@ func TestREST(t *testing.T) {
 		}
 	})
 
+	t.Run("reviews", func(t *testing.T) { exerciseReviews(t, f, gh, tok) })
+
 	// Every operation the fake serves was exercised, and every request and
 	// response of it went through the validator.
 	resp, req := f.ValidatedResponses(), f.ValidatedRequests()
@@ -427,47 +319,6 @@ func TestREST(t *testing.T) {
 		}
 	}
 	t.Logf("GitHub's OpenAPI description loaded in %v; validated responses: %v", SpecLoadTime(), resp)
-}
-
-func TestAuthErrors(t *testing.T) {
-	f := newFixture(t)
-	f.AddInstallation(88, "globex")
-	ctx := context.Background()
-	tests := []struct {
-		name   string
-		token  string
-		status int
-	}{
-		{"no token", "", http.StatusUnauthorized},
-		{"unknown token", "ghs_0000000000000000000000000000000000000", http.StatusUnauthorized},
-		{"other installation's token", f.MintToken(88), http.StatusNotFound},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			_, _, err := ghClient(t, f.Server, tc.token).Repositories.Get(ctx, testOwner, testRepo)
-			if got := statusOf(err); got != tc.status {
-				t.Fatalf("status = %d (%v), want %d", got, err, tc.status)
-			}
-			var er *github.ErrorResponse
-			if errors.As(err, &er) && er.Message == "" {
-				t.Errorf("error without GitHub's message: %+v", er)
-			}
-		})
-	}
-	t.Run("unknown route", func(t *testing.T) {
-		for _, p := range []string{"/api/v3/repos/acme/shop/nonsense", "/api/v3/meta", "/nowhere"} {
-			resp, err := http.Get(f.URL + p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var body map[string]any
-			err = json.NewDecoder(resp.Body).Decode(&body)
-			resp.Body.Close()
-			if resp.StatusCode != http.StatusNotFound || err != nil || body["message"] != "Not Found" {
-				t.Errorf("%s: %d %v %v", p, resp.StatusCode, body, err)
-			}
-		}
-	})
 }
 
 // TestConformanceFailures proves the validator bites: a corrupted response
@@ -602,163 +453,6 @@ func TestFailNext(t *testing.T) {
 	}
 	if out, err := gitCmd(t, "", "ls-remote", remote).CombinedOutput(); err != nil {
 		t.Fatalf("ls-remote after the fault: %v: %s", err, out)
-	}
-}
-
-// gitCmd runs the git CLI isolated from the user's configuration.
-func gitCmd(t *testing.T, dir string, args ...string) *exec.Cmd {
-	t.Helper()
-	cmd := exec.Command("git", args...)
-	cmd.Dir = dir
-	home := t.TempDir()
-	var env []string
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "GIT_") && !strings.HasPrefix(kv, "HOME=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = append(env, "HOME="+home, "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-		"GIT_AUTHOR_NAME=Test", "GIT_AUTHOR_EMAIL=test@example.com",
-		"GIT_COMMITTER_NAME=Test", "GIT_COMMITTER_EMAIL=test@example.com")
-	return cmd
-}
-
-func runGit(t *testing.T, dir string, args ...string) string {
-	t.Helper()
-	out, err := gitCmd(t, dir, args...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("git %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return strings.TrimSpace(string(out))
-}
-
-func authURL(t *testing.T, s *Server, token string) string {
-	t.Helper()
-	u, err := url.Parse(s.CloneURL(testOwner, testRepo))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.User = url.UserPassword("x-access-token", token)
-	return u.String()
-}
-
-// pushBranchCLI clones with the git CLI, commits a file on a new branch,
-// pushes it and returns the commit.
-func pushBranchCLI(t *testing.T, s *Server, token, branch string) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), "clone")
-	runGit(t, "", "clone", "--quiet", authURL(t, s, token), dir)
-	runGit(t, dir, "checkout", "--quiet", "-b", branch)
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	runGit(t, dir, "add", "Dockerfile")
-	runGit(t, dir, "commit", "--quiet", "-m", "Add Dockerfile")
-	runGit(t, dir, "push", "--quiet", "origin", branch)
-	return runGit(t, dir, "rev-parse", "HEAD")
-}
-
-func TestGitCLI(t *testing.T) {
-	f := newFixture(t)
-	tok := f.MintToken(testInst)
-	before := f.Heads(testOwner, testRepo)
-	if len(before) != 1 || before["main"] == "" {
-		t.Fatalf("heads after AddRepo = %v", before)
-	}
-	sha := pushBranchCLI(t, f.Server, tok, "feature")
-	if got := f.Heads(testOwner, testRepo)["feature"]; got != sha {
-		t.Fatalf("feature = %q, want pushed %q", got, sha)
-	}
-
-	// The clone has the seeded files, and pushing main moves main.
-	dir := filepath.Join(t.TempDir(), "clone")
-	runGit(t, "", "clone", "--quiet", authURL(t, f.Server, tok), dir)
-	for name, body := range seedFiles {
-		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
-		if err != nil || string(got) != body {
-			t.Errorf("%s = %q, %v", name, got, err)
-		}
-	}
-	runGit(t, dir, "commit", "--quiet", "--allow-empty", "-m", "empty")
-	runGit(t, dir, "push", "--quiet", "origin", "main")
-	main := runGit(t, dir, "rev-parse", "HEAD")
-	if got := f.Heads(testOwner, testRepo)["main"]; got != main || got == before["main"] {
-		t.Fatalf("main = %q, want %q (was %q)", got, main, before["main"])
-	}
-
-	// A bad token is refused and nothing moves.
-	runGit(t, dir, "commit", "--quiet", "--allow-empty", "-m", "refused")
-	for _, remote := range []string{authURL(t, f.Server, "ghs_bad"), strings.Replace(authURL(t, f.Server, tok), "x-access-token", "someone", 1)} {
-		out, err := gitCmd(t, dir, "push", remote, "main").CombinedOutput()
-		if err == nil {
-			t.Fatalf("push with bad credentials succeeded: %s", out)
-		}
-	}
-	if got := f.Heads(testOwner, testRepo)["main"]; got != main {
-		t.Fatalf("main moved to %q on a refused push", got)
-	}
-	// A token of another account cannot see the repository.
-	f.AddInstallation(88, "globex")
-	if out, err := gitCmd(t, "", "ls-remote", authURL(t, f.Server, f.MintToken(88))).CombinedOutput(); err == nil {
-		t.Fatalf("ls-remote with another account's token succeeded: %s", out)
-	}
-}
-
-func TestGoGit(t *testing.T) {
-	f := newFixture(t)
-	tok := f.MintToken(testInst)
-	ctx := context.Background()
-	auth := &githttp.BasicAuth{Username: "x-access-token", Password: tok}
-	dir := t.TempDir()
-	repo, err := git.PlainCloneContext(ctx, dir, false, &git.CloneOptions{
-		URL: f.CloneURL(testOwner, testRepo), Auth: auth, Depth: 1, SingleBranch: true,
-		ReferenceName: plumbing.NewBranchReferenceName("main"),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, err := repo.Worktree()
-	if err != nil {
-		t.Fatal(err)
-	}
-	branch := plumbing.NewBranchReferenceName("kubewright/containerize-3")
-	if err := wt.Checkout(&git.CheckoutOptions{Branch: branch, Create: true}); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := wt.Add("Dockerfile"); err != nil {
-		t.Fatal(err)
-	}
-	sig := &object.Signature{Name: "kubewright[bot]", Email: "bot@example.com", When: time.Now()}
-	commit, err := wt.Commit("Add Dockerfile", &git.CommitOptions{Author: sig, Committer: sig})
-	if err != nil {
-		t.Fatal(err)
-	}
-	refspec := gitconfig.RefSpec(fmt.Sprintf("%s:%s", branch, branch))
-
-	bad := &githttp.BasicAuth{Username: "x-access-token", Password: "ghs_bad"}
-	if err := repo.PushContext(ctx, &git.PushOptions{Auth: bad, RefSpecs: []gitconfig.RefSpec{refspec}}); err == nil {
-		t.Fatal("push with a bad token succeeded")
-	}
-	if _, ok := f.Heads(testOwner, testRepo)[branch.Short()]; ok {
-		t.Fatal("a refused push created the branch")
-	}
-	if err := repo.PushContext(ctx, &git.PushOptions{Auth: auth, RefSpecs: []gitconfig.RefSpec{refspec}}); err != nil {
-		t.Fatal(err)
-	}
-	if got := f.Heads(testOwner, testRepo)[branch.Short()]; got != commit.String() {
-		t.Fatalf("%s = %q, want %q", branch.Short(), got, commit)
-	}
-	// The pushed file is served by the contents API at that branch.
-	file, _, _, err := ghClient(t, f.Server, tok).Repositories.GetContents(ctx, testOwner, testRepo, "Dockerfile",
-		&github.RepositoryContentGetOptions{Ref: branch.Short()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, _ := file.GetContent(); got != "FROM scratch\n" {
-		t.Errorf("Dockerfile = %q", got)
 	}
 }
 

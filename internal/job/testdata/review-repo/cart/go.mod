@@ -1,0 +1,3 @@
+module example.com/platform/cart
+
+go 1.23
