@@ -61,12 +61,13 @@ type actionMeta struct {
 		Description string
 		Default     *string
 	}
-	Outputs map[string]struct{ Description string }
+	Outputs map[string]struct{ Description, Value string }
 	Runs    struct {
 		Using string
-		Image string
-		Args  []string
-		Env   map[string]string
+		Steps []struct {
+			ID, Shell, Run string
+			Env            map[string]string
+		}
 	}
 }
 
@@ -88,34 +89,45 @@ func TestActionMetadata(t *testing.T) {
 	if got := keys(m.Outputs); !slices.Equal(got, wantOut) {
 		t.Errorf("outputs %v, want %v", got, wantOut)
 	}
+	if m.Runs.Using != "composite" || len(m.Runs.Steps) != 1 || m.Runs.Steps[0].ID != "kubewright" {
+		t.Fatalf("runs: using %q with %d steps; want one composite step, id kubewright, that starts the image as the runner's user", m.Runs.Using, len(m.Runs.Steps))
+	}
+	step := m.Runs.Steps[0]
 	for name, in := range m.Inputs {
 		if in.Description == "" || in.Default == nil {
 			t.Errorf("input %s: give it a description and a default (none is required)", name)
 		}
 		ref := "${{ inputs." + name + " }}"
 		n := 0
-		for _, v := range m.Runs.Env {
+		for _, v := range step.Env {
 			if v == ref {
 				n++
 			}
 		}
 		if n != 1 {
-			t.Errorf("input %s reaches the container %d times, want once through runs.env", name, n)
+			t.Errorf("input %s reaches the container %d times, want once through the step's env", name, n)
 		}
 	}
 	if d := m.Inputs["token"].Default; d == nil || *d != "${{ github.token }}" {
 		t.Errorf("token defaults to %v, want ${{ github.token }}", d)
 	}
-	for k := range m.Runs.Env {
+	for k := range step.Env {
 		if !strings.HasPrefix(k, "KUBEWRIGHT_") && k != "GITHUB_TOKEN" {
-			t.Errorf("runs.env %s: name it KUBEWRIGHT_*", k)
+			t.Errorf("the step's env %s: name it KUBEWRIGHT_*", k)
 		}
 	}
-	if m.Runs.Using != "docker" || !regexp.MustCompile(`^docker://ghcr\.io/kubewright/kubewright:v\d+\.\d+\.\d+$`).MatchString(m.Runs.Image) {
-		t.Errorf("runs: using %q, image %q; want docker and docker://ghcr.io/kubewright/kubewright:vX.Y.Z", m.Runs.Using, m.Runs.Image)
+	if !regexp.MustCompile(`^ghcr\.io/kubewright/kubewright:v\d+\.\d+\.\d+$`).MatchString(step.Env["KUBEWRIGHT_IMAGE"]) {
+		t.Errorf("KUBEWRIGHT_IMAGE %q; want ghcr.io/kubewright/kubewright:vX.Y.Z", step.Env["KUBEWRIGHT_IMAGE"])
 	}
-	if !slices.Equal(m.Runs.Args, []string{"action"}) {
-		t.Errorf("runs.args %v, want [action]", m.Runs.Args)
+	for _, want := range []string{`--user "$(id -u):$(id -g)"`, `"$KUBEWRIGHT_IMAGE" action`, `-v "$RUNNER_TEMP:$RUNNER_TEMP"`} {
+		if !strings.Contains(step.Run, want) {
+			t.Errorf("the step's script lacks %s", want)
+		}
+	}
+	for name := range m.Outputs {
+		if want := "${{ steps.kubewright.outputs." + name + " }}"; m.Outputs[name].Value != want {
+			t.Errorf("output %s: value %q, want %q", name, m.Outputs[name].Value, want)
+		}
 	}
 	if m.Branding.Icon == "" || m.Branding.Color == "" {
 		t.Error("branding needs an icon and a color")
