@@ -223,7 +223,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("githubtest: %v", err)
 	}
-	s.handler = mux
+	s.handler = s.withManifestFlow(mux)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL
