@@ -208,11 +208,11 @@ func TestShipOverlays(t *testing.T) {
 				if o.GetKind() == "Secret" {
 					t.Errorf("Secret/%s is in the tree: secrets come by reference only", o.GetName())
 				}
-				if o.GetNamespace() == "" && o.GetKind() != "Namespace" {
+				if o.GetNamespace() == "" && !slices.Contains([]string{"Namespace", "ClusterRole", "ClusterRoleBinding"}, o.GetKind()) {
 					t.Errorf("%s/%s has no namespace", o.GetKind(), o.GetName())
 				}
 			}
-			want := append([]string{"ConfigMap", "Deployment", "Namespace", "NetworkPolicy", "Service", "ServiceAccount"}, tt.kinds...)
+			want := append([]string{"ClusterRole", "ClusterRoleBinding", "ConfigMap", "Deployment", "Namespace", "NetworkPolicy", "Service", "ServiceAccount"}, tt.kinds...)
 			slices.Sort(kinds)
 			slices.Sort(want)
 			if !slices.Equal(kinds, want) {

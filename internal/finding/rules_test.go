@@ -10,11 +10,11 @@ import (
 )
 
 // TestRulesMatchValidate keeps Rules the one list: every ID the validate
-// stages report is in it, and every ID in it is still reported.
+// stages and diagnose report is in it, and every ID in it is still reported.
 func TestRulesMatchValidate(t *testing.T) {
-	// The validate core and every stage package under it.
+	// The validate core and every stage package under it, and diagnose.
 	var files []string
-	for _, root := range []string{filepath.Join("..", "validate")} {
+	for _, root := range []string{filepath.Join("..", "validate"), filepath.Join("..", "diagnose")} {
 		err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
 			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".go") {
 				files = append(files, p)
@@ -46,7 +46,7 @@ func TestRulesMatchValidate(t *testing.T) {
 	}
 	for _, r := range Rules {
 		if _, ok := used[r.ID]; !ok {
-			t.Errorf("finding.Rules lists %s, which internal/validate does not report any more: remove it", r.ID)
+			t.Errorf("finding.Rules lists %s, which neither internal/validate nor internal/diagnose reports any more: remove it", r.ID)
 		}
 		if r.Stage == "" || r.Title == "" || r.Severity.Rank() == 0 {
 			t.Errorf("rule %s is incomplete: %+v", r.ID, r)

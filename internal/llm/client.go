@@ -119,7 +119,7 @@ func (c *Client) Propose(ctx context.Context, req Request) (*Proposal, Usage, er
 	}
 
 	var total Usage
-	ans, u, afterErr, err := c.call(ctx, agent, req.Meter, msgs, maxCompletion)
+	ans, u, afterErr, err := c.call(ctx, agent, req.Meter, msgs, maxCompletion, proposalSpec)
 	total = total.Add(u)
 	if err != nil {
 		return nil, total, err
@@ -144,7 +144,7 @@ func (c *Client) Propose(ctx context.Context, req Request) (*Proposal, Usage, er
 		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: prior},
 		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: correction(perr, ans.finish)},
 	)
-	ans, u, afterErr, err = c.call(ctx, agent, req.Meter, msgs, maxCompletion)
+	ans, u, afterErr, err = c.call(ctx, agent, req.Meter, msgs, maxCompletion, proposalSpec)
 	total = total.Add(u)
 	if err != nil {
 		return nil, total, err
@@ -186,13 +186,23 @@ func parseAnswer(a answer) (*Proposal, error) {
 	return p, err
 }
 
+// schemaSpec is the JSON Schema a call asks the answer to follow: its
+// name in the response_format field and the schema, compact.
+type schemaSpec struct {
+	name string
+	raw  json.RawMessage
+}
+
+// proposalSpec is the schema of [Client.Propose]'s answers.
+var proposalSpec = schemaSpec{name: schemaName, raw: ProposalSchema}
+
 // call makes one chat completion: it checks the budget, sends the request
 // in the current structured-output mode (falling back in auto mode when
-// the server rejects it) and records the usage. afterErr is the meter's
-// verdict on the usage; err means there is no answer.
-func (c *Client) call(ctx context.Context, agent string, meter *Meter, msgs []openai.ChatCompletionMessage, maxCompletion int) (ans answer, u Usage, afterErr, err error) {
+// the server rejects it) with schema s and records the usage. afterErr is
+// the meter's verdict on the usage; err means there is no answer.
+func (c *Client) call(ctx context.Context, agent string, meter *Meter, msgs []openai.ChatCompletionMessage, maxCompletion int, s schemaSpec) (ans answer, u Usage, afterErr, err error) {
 	mode := c.mode.Load()
-	est := estimateTokens(c.messages(msgs, mode), mode)
+	est := estimateTokens(c.messages(msgs, mode, s), mode, s)
 	if meter != nil {
 		if err := meter.Before(agent, est, maxCompletion); err != nil {
 			// The meter's errors name the agent already.
@@ -200,7 +210,7 @@ func (c *Client) call(ctx context.Context, agent string, meter *Meter, msgs []op
 		}
 	}
 	for {
-		resp, err := c.oc.CreateChatCompletion(withBodyFields(ctx, c.extraFields()), c.request(msgs, mode, maxCompletion))
+		resp, err := c.oc.CreateChatCompletion(withBodyFields(ctx, c.extraFields()), c.request(msgs, mode, maxCompletion, s))
 		if err != nil {
 			if next, ok := c.fallBack(mode, err); ok {
 				mode = next
@@ -264,20 +274,20 @@ func (c *Client) fallBack(mode int32, err error) (int32, bool) {
 }
 
 // messages returns the messages as sent in mode: without the json_schema
-// response format, the system message carries the schema.
-func (c *Client) messages(msgs []openai.ChatCompletionMessage, mode int32) []openai.ChatCompletionMessage {
+// response format, the system message carries the schema s.
+func (c *Client) messages(msgs []openai.ChatCompletionMessage, mode int32, s schemaSpec) []openai.ChatCompletionMessage {
 	if mode == modeSchema {
 		return msgs
 	}
 	out := append([]openai.ChatCompletionMessage(nil), msgs...)
-	out[0].Content += "\n\nAnswer with one JSON object matching this JSON Schema, and nothing else:\n" + ProposalSchemaJSON()
+	out[0].Content += "\n\nAnswer with one JSON object matching this JSON Schema, and nothing else:\n" + indentSchema(s.raw)
 	return out
 }
 
-func (c *Client) request(msgs []openai.ChatCompletionMessage, mode int32, maxCompletion int) openai.ChatCompletionRequest {
+func (c *Client) request(msgs []openai.ChatCompletionMessage, mode int32, maxCompletion int, s schemaSpec) openai.ChatCompletionRequest {
 	r := openai.ChatCompletionRequest{
 		Model:    c.cfg.Model,
-		Messages: c.messages(msgs, mode),
+		Messages: c.messages(msgs, mode, s),
 	}
 	if maxCompletion > 0 {
 		if reasoningModel(c.cfg.Model) {
@@ -292,8 +302,8 @@ func (c *Client) request(msgs []openai.ChatCompletionMessage, mode int32, maxCom
 		r.ResponseFormat = &openai.ChatCompletionResponseFormat{
 			Type: openai.ChatCompletionResponseFormatTypeJSONSchema,
 			JSONSchema: &openai.ChatCompletionResponseFormatJSONSchema{
-				Name:   schemaName,
-				Schema: ProposalSchema,
+				Name:   s.name,
+				Schema: s.raw,
 				Strict: true,
 			},
 		}
@@ -325,15 +335,15 @@ func reasoningModel(model string) bool {
 }
 
 // estimateTokens guesses the prompt tokens of msgs: three bytes a token,
-// rounded up, plus a few tokens a message (and the schema when it is sent
-// as the response format).
-func estimateTokens(msgs []openai.ChatCompletionMessage, mode int32) int {
+// rounded up, plus a few tokens a message (and the schema s when it is
+// sent as the response format).
+func estimateTokens(msgs []openai.ChatCompletionMessage, mode int32, s schemaSpec) int {
 	n := 0
 	for _, m := range msgs {
 		n += len(m.Content)
 	}
 	if mode == modeSchema {
-		n += len(ProposalSchema)
+		n += len(s.raw)
 	}
 	return ceilDiv(n, 3) + 4*len(msgs) + 3
 }
