@@ -74,7 +74,7 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 	root.SetErr(stderr)
 	root.PersistentFlags().BoolP("quiet", "q", false, "no progress lines on stderr")
 	root.SetFlagErrorFunc(flagError)
-	root.AddCommand(newAnalyzeCmd(), newContainerizeCmd(), newDoCmd(), newValidateCmd(), newReviewCmd(), newActionCmd(), newServeCmd(), newAppCmd(), newDiagnoseCmd(), newVersionCmd())
+	root.AddCommand(newAnalyzeCmd(), newContainerizeCmd(), newDoCmd(), newValidateCmd(), newReviewCmd(), newDiagnoseCmd(), newOpCmd(), newActionCmd(), newServeCmd(), newAppCmd(), newVersionCmd())
 	return root
 }
 

@@ -102,6 +102,11 @@ func NewServer(ctx context.Context, cfg config.Server, log *slog.Logger) (*Serve
 	} else {
 		log.Info("free-text requests disabled: no model (set KUBEWRIGHT_LLM_MODEL)")
 	}
+	ops, err := operations(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	jopts = append(jopts, ops...)
 	// The default branch's settings, never the tree's.
 	runner := job.New(clients, s.val.Validate, jopts...)
 

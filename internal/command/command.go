@@ -33,6 +33,8 @@ const (
 	MaxBodyBytes = 64 << 10
 	// MaxLineBytes is the longest command line accepted.
 	MaxLineBytes = 1 << 10
+	// MaxWords bounds the words of a command with ArgSpec.Words.
+	MaxWords = 16
 	// maxPrefixBytes bounds a configured prefix.
 	maxPrefixBytes = 32
 )
@@ -49,6 +51,13 @@ const (
 	Fix          Name = "fix"
 	Help         Name = "help"
 	Cancel       Name = "cancel"
+	// The Day-2 operations (internal/ops carries them out) and diagnose.
+	Scale     Name = "scale"
+	Image     Name = "image"
+	Autoscale Name = "autoscale"
+	Resources Name = "resources"
+	Rollback  Name = "rollback"
+	Diagnose  Name = "diagnose"
 )
 
 // Place says where a comment was written, or where a command may be used.
@@ -87,6 +96,15 @@ type ArgSpec struct {
 	// Env: the command takes `--env ENV` (or `--env=ENV`), a DNS-1123
 	// label naming the environment overlay.
 	Env bool
+	// Words, when set, is how the command's own arguments are written
+	// ("SERVICE N [--force]"): the words after the name are kept as they
+	// are in Command.Words, and the package that carries the command out
+	// (internal/ops for the Day-2 operations) parses them, so its table
+	// stays the one description of them. Services and Env are then unset.
+	Words string
+	// Plannable: `/ai plan NAME ...` answers with this command's plan and
+	// diff and writes nothing.
+	Plannable bool
 }
 
 // Spec is one entry of the command table.
@@ -116,6 +134,9 @@ func (s Spec) Usage(prefix string) string {
 	if s.Args.Env {
 		b.WriteString(" [--env ENV]")
 	}
+	if s.Args.Words != "" {
+		b.WriteString(" " + s.Args.Words)
+	}
 	return b.String()
 }
 
@@ -134,7 +155,7 @@ func Commands() []Spec {
 		{
 			Name:    Plan,
 			Args:    ArgSpec{Services: true, Env: true},
-			Summary: "Reply with what `containerize` would write (the plan and a diff summary) without opening a pull request.",
+			Summary: "Reply with what `containerize` would write (the plan and a diff summary) without opening a pull request; `plan scale order-service 5` (or any Day-2 operation) answers with that operation's plan and diff instead.",
 			Where:   Anywhere,
 		},
 		{
@@ -156,6 +177,42 @@ func Commands() []Spec {
 			Name:    Fix,
 			Summary: "Commit the fixes of the findings this pull request introduces to its branch (or reply with them, for a branch kubewright cannot push to).",
 			Where:   PullRequest,
+		},
+		{
+			Name:    Scale,
+			Args:    ArgSpec{Words: "SERVICE REPLICAS [--force]", Plannable: true},
+			Summary: "Open a validated pull request that sets the service's replicas everywhere they are defined, keeping PodDisruptionBudgets consistent (refused while an autoscaler owns them, unless `--force`).",
+			Where:   Issue,
+		},
+		{
+			Name:    Image,
+			Args:    ArgSpec{Words: "SERVICE TAG|DIGEST [--container NAME]", Plannable: true},
+			Summary: "Open a validated pull request that sets the service's image tag or digest everywhere, pinning the Flux ImagePolicy that would move it back.",
+			Where:   Issue,
+		},
+		{
+			Name:    Autoscale,
+			Args:    ArgSpec{Words: "SERVICE MIN MAX [--cpu 70%]", Plannable: true},
+			Summary: "Open a validated pull request that gives the service a HorizontalPodAutoscaler (autoscaling/v2) with the CPU requests it needs.",
+			Where:   Issue,
+		},
+		{
+			Name:    Resources,
+			Args:    ArgSpec{Words: "SERVICE [--cpu REQUEST/LIMIT] [--memory REQUEST/LIMIT] [--from-metrics] [--window 7d] [--container NAME]", Plannable: true},
+			Summary: "Open a validated pull request that sets the service's requests and limits, or right-sizes them from its usage in Prometheus (`--from-metrics`).",
+			Where:   Issue,
+		},
+		{
+			Name:    Rollback,
+			Args:    ArgSpec{Words: "SERVICE [--to SHA|TAG]", Plannable: true},
+			Summary: "Open a pull request that restores the service's manifests and image as they were at a commit (by default, before its last change); Flux applies it after the merge.",
+			Where:   Issue,
+		},
+		{
+			Name:    Diagnose,
+			Args:    ArgSpec{Words: "SERVICE [--fix]"},
+			Summary: "Read the cluster (read-only) and answer why the service fails, traced to the lines of the repository; `--fix` also opens the pull request that fixes what has a repository fix.",
+			Where:   Issue,
 		},
 		{
 			Name:    Cancel,
@@ -270,6 +327,13 @@ type Command struct {
 	Args []string
 	// Env is the --env value (a DNS-1123 label), or empty.
 	Env string
+	// Words are the words after the name of a command whose spec has
+	// ArgSpec.Words, as written (at most MaxWords, none quoted); for
+	// `plan NAME ...` of a Plannable command, the words after NAME.
+	Words []string `json:",omitempty"`
+	// Op is, for Plan, the Plannable command to plan ("scale"); empty
+	// when plan is containerize's.
+	Op Name `json:",omitempty"`
 	// Line is the 1-based line of the comment the command was found on.
 	Line int
 	// Raw is that line, trimmed, at most MaxLineBytes long.

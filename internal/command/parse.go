@@ -340,6 +340,17 @@ func (p lineParser) parse(after string) Result {
 			return p.usage(spec, fmt.Sprintf("Quotes are not supported (in %s): write service names and values as plain words separated by spaces.", echo(a)))
 		}
 	}
+	if spec.Name == Plan && len(args) > 0 {
+		if op, ok := lookup(p.table, strings.ToLower(args[0])); ok && op.Args.Plannable {
+			if op.Where&p.ctx == 0 {
+				return p.notAllowed(op)
+			}
+			return p.words(op, &Command{Name: Plan, Op: op.Name, Line: p.line, Raw: p.raw}, args[1:])
+		}
+	}
+	if spec.Args.Words != "" {
+		return p.words(spec, cmd, args)
+	}
 	seen := map[string]bool{}
 	for i := 0; i < len(args); i++ {
 		a := args[i]
@@ -378,6 +389,19 @@ func (p lineParser) parse(after string) Result {
 			cmd.Args = append(cmd.Args, a)
 		}
 	}
+	return Result{Kind: KindCommand, Command: cmd}
+}
+
+// words keeps the arguments of a command whose spec has ArgSpec.Words
+// for the package that carries it out to parse.
+func (p lineParser) words(spec Spec, cmd *Command, args []string) Result {
+	if len(args) == 0 {
+		return p.usage(spec, fmt.Sprintf("%s needs its arguments: %s.", code(p.prefix+" "+string(spec.Name)), code(spec.Usage(p.prefix))))
+	}
+	if len(args) > MaxWords {
+		return p.usage(spec, fmt.Sprintf("At most %d words follow %s.", MaxWords, code(p.prefix+" "+string(spec.Name))))
+	}
+	cmd.Words = append([]string(nil), args...)
 	return Result{Kind: KindCommand, Command: cmd}
 }
 

@@ -23,6 +23,8 @@ type want struct {
 	suggestion Name
 	unknown    string
 	contains   []string
+	words      []string // a Words command's words
+	op         Name     // plan's operation
 }
 
 func TestParse(t *testing.T) {
@@ -36,6 +38,9 @@ func TestParse(t *testing.T) {
 	withEnv := func(w want, env string) want { w.env = env; return w }
 	withSugg := func(w want, s Name, unknown string) want { w.suggestion, w.unknown = s, unknown; return w }
 	withName := func(w want, n Name) want { w.name = n; return w }
+	words := func(name Name, op Name, ws ...string) want {
+		return want{kind: KindCommand, name: name, line: 1, op: op, words: ws}
+	}
 
 	tests := []struct {
 		name string
@@ -44,6 +49,22 @@ func TestParse(t *testing.T) {
 		pfx  string
 		want want
 	}{
+		// Day-2 operations keep their words for internal/ops to parse.
+		{name: "scale keeps its words", body: "/ai scale order-service 5 --force", want: words(Scale, "", "order-service", "5", "--force")},
+		{name: "resources keeps flags with slashes", body: "/ai resources api --cpu 100m/500m --memory=/1Gi", want: words(Resources, "", "api", "--cpu", "100m/500m", "--memory=/1Gi")},
+		{name: "image keeps a digest", body: "/ai image api sha256:abc", want: words(Image, "", "api", "sha256:abc")},
+		{name: "plan of an operation", body: "/ai plan scale order-service 3", want: words(Plan, Scale, "order-service", "3")},
+		{name: "plan of an operation, any case", body: "/ai plan Rollback api --to v1.2.0", want: words(Plan, Rollback, "api", "--to", "v1.2.0")},
+		{name: "plan of a service named like no operation", body: "/ai plan api", want: cmd(Plan, 1, "api")},
+		{name: "operation without words", body: "/ai scale", want: withName(reply(ReasonUsage, 1, "needs its arguments", "SERVICE REPLICAS"), Scale)},
+		{name: "plan of an operation without words", body: "/ai plan autoscale", want: withName(reply(ReasonUsage, 1, "needs its arguments"), Autoscale)},
+		{name: "operation with quotes", body: "/ai image api \"1.2\"", want: withName(reply(ReasonUsage, 1, "Quotes are not supported"), Image)},
+		{name: "operation with too many words", body: "/ai scale a b c d e f g h i j k l m n o p q", want: withName(reply(ReasonUsage, 1, "At most 16 words"), Scale)},
+		{name: "operation on a pull request", body: "/ai scale api 3", ctx: PullRequest, want: withName(reply(ReasonNotAllowed, 1, "issues only"), Scale)},
+		{name: "plan of an operation on a pull request", body: "/ai plan scale api 3", ctx: PullRequest, want: withName(reply(ReasonNotAllowed, 1, "issues only"), Scale)},
+		{name: "diagnose is not plannable", body: "/ai plan diagnose api", want: cmd(Plan, 1, "diagnose", "api")},
+		{name: "diagnose with --fix", body: "/ai diagnose api --fix", want: words(Diagnose, "", "api", "--fix")},
+
 		// Recognition: start of line, prefix followed by space or EOL.
 		{name: "plain containerize", body: "/ai containerize", want: cmd(Containerize, 1)},
 		{name: "services and env", body: "/ai containerize api web --env staging", want: withEnv(cmd(Containerize, 1, "api", "web"), "staging")},
@@ -203,8 +224,9 @@ func checkResult(t *testing.T, body string, got Result, w want) {
 		if c == nil || got.Reply != nil {
 			t.Fatalf("command result malformed: %+v", describe(got))
 		}
-		if c.Name != w.name || c.Env != w.env || c.Line != w.line || !reflect.DeepEqual(c.Args, w.args) {
-			t.Fatalf("command = %+v, want name=%s args=%q env=%q line=%d", *c, w.name, w.args, w.env, w.line)
+		if c.Name != w.name || c.Env != w.env || c.Line != w.line || !reflect.DeepEqual(c.Args, w.args) ||
+			c.Op != w.op || !reflect.DeepEqual(c.Words, w.words) {
+			t.Fatalf("command = %+v, want name=%s args=%q env=%q line=%d op=%q words=%q", *c, w.name, w.args, w.env, w.line, w.op, w.words)
 		}
 		if c.Raw == "" || strings.ContainsAny(c.Raw, "\r\n") {
 			t.Fatalf("command Raw = %q", c.Raw)

@@ -27,6 +27,11 @@ type Server struct {
 	CRDs           string // KUBEWRIGHT_CRDS: comma-separated CRD directories for validation
 	Assets         string // KUBEWRIGHT_ASSETS or KUBEBUILDER_ASSETS: kube-apiserver + etcd for the dry-run
 	GoProxy        string // KUBEWRIGHT_GOPROXY: GOPROXY for generated Go modules' requirements (downloaded outside the sandbox); empty = the process's go env GOPROXY, "off" = no downloads
+	// The cluster Flux applies the repositories to, read-only: operations
+	// show the current state, /ai diagnose reads it. Empty = none.
+	Kubeconfig  string // KUBEWRIGHT_KUBECONFIG: a kubeconfig file, or "in-cluster" for the Pod's ServiceAccount
+	KubeContext string // KUBEWRIGHT_KUBE_CONTEXT: the kubeconfig's context (default: its current one)
+	Prometheus  string // KUBEWRIGHT_PROMETHEUS_URL: the Prometheus /resources --from-metrics asks
 
 	// The LLM agents (free-text requests); off while LLMModel is empty.
 	LLMBaseURL    string // KUBEWRIGHT_LLM_BASE_URL: any OpenAI-compatible API, default https://api.openai.com/v1
@@ -46,10 +51,12 @@ func ServerDefaults(getenv func(string) string) (Server, error) {
 		"KUBEWRIGHT_DATABASE_URL": &s.DatabaseURL, "KUBEWRIGHT_DATA_DIR": &s.DataDir, "KUBEWRIGHT_GITHUB_URL": &s.GitHubURL,
 		"KUBEWRIGHT_PREFIX": &s.Prefix, "KUBEWRIGHT_TRIGGER_LABEL": &s.TriggerLabel, "KUBEWRIGHT_CRDS": &s.CRDs, "KUBEBUILDER_ASSETS": &s.Assets, "KUBEWRIGHT_ASSETS": &s.Assets,
 		"KUBEWRIGHT_LLM_BASE_URL": &s.LLMBaseURL, "KUBEWRIGHT_LLM_MODEL": &s.LLMModel, "OPENAI_API_KEY": &s.LLMAPIKey, "KUBEWRIGHT_LLM_API_KEY": &s.LLMAPIKey,
+		"KUBEWRIGHT_KUBECONFIG": &s.Kubeconfig, "KUBEWRIGHT_KUBE_CONTEXT": &s.KubeContext, "KUBEWRIGHT_PROMETHEUS_URL": &s.Prometheus,
 	}
 	for _, k := range []string{"KUBEWRIGHT_LISTEN", "KUBEWRIGHT_METRICS_LISTEN", "KUBEWRIGHT_PRIVATE_KEY_FILE", "KUBEWRIGHT_WEBHOOK_SECRET", "KUBEWRIGHT_DATABASE_URL",
 		"KUBEWRIGHT_DATA_DIR", "KUBEWRIGHT_GITHUB_URL", "KUBEWRIGHT_PREFIX", "KUBEWRIGHT_TRIGGER_LABEL", "KUBEWRIGHT_CRDS", "KUBEBUILDER_ASSETS", "KUBEWRIGHT_ASSETS",
-		"KUBEWRIGHT_LLM_BASE_URL", "KUBEWRIGHT_LLM_MODEL", "OPENAI_API_KEY", "KUBEWRIGHT_LLM_API_KEY"} {
+		"KUBEWRIGHT_LLM_BASE_URL", "KUBEWRIGHT_LLM_MODEL", "OPENAI_API_KEY", "KUBEWRIGHT_LLM_API_KEY",
+		"KUBEWRIGHT_KUBECONFIG", "KUBEWRIGHT_KUBE_CONTEXT", "KUBEWRIGHT_PROMETHEUS_URL"} {
 		if v := getenv(k); v != "" {
 			*str[k] = v
 		}
@@ -109,6 +116,14 @@ func (s Server) Check() error {
 	}
 	if s.GitHubURL != "" && !strings.HasPrefix(s.GitHubURL, "https://") && !strings.HasPrefix(s.GitHubURL, "http://") {
 		errs = append(errs, fmt.Errorf("--github-url / KUBEWRIGHT_GITHUB_URL %q must be an http(s) URL", s.GitHubURL))
+	}
+	if s.Prometheus != "" && !strings.HasPrefix(s.Prometheus, "https://") && !strings.HasPrefix(s.Prometheus, "http://") {
+		errs = append(errs, fmt.Errorf("--prometheus-url / KUBEWRIGHT_PROMETHEUS_URL %q must be an http(s) URL", s.Prometheus))
+	}
+	if s.Kubeconfig != "" && s.Kubeconfig != "in-cluster" {
+		if st, err := os.Stat(s.Kubeconfig); err != nil || st.IsDir() {
+			errs = append(errs, fmt.Errorf("--kubeconfig / KUBEWRIGHT_KUBECONFIG %s: cannot read it (a kubeconfig file, or in-cluster)", s.Kubeconfig))
+		}
 	}
 	if s.LLMModel != "" {
 		if s.LLMBaseURL != "" && !strings.HasPrefix(s.LLMBaseURL, "https://") && !strings.HasPrefix(s.LLMBaseURL, "http://") {

@@ -2,6 +2,7 @@ package githubapp
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -161,6 +162,9 @@ func (f filter) request(deliveryID, event string, installation int64, payload an
 		req.Repo, req.Number = repoOf(e.GetRepo()), e.GetIssue().GetNumber()
 		req.Actor = request.Actor{Login: e.GetSender().GetLogin(), ID: e.GetSender().GetID()}
 	case *github.PullRequestEvent:
+		if e.GetAction() == "closed" {
+			return f.merged(req, e)
+		}
 		if why := onlyAction(e.GetAction(), "opened", "synchronize", "reopened", "ready_for_review"); why != "" {
 			return req, why
 		}
@@ -176,6 +180,31 @@ func (f filter) request(deliveryID, event string, installation int64, payload an
 	default:
 		return req, "event is not handled"
 	}
+	if err := req.Validate(); err != nil {
+		return req, "payload is incomplete: " + err.Error()
+	}
+	return req, ""
+}
+
+// opBranch is the branch of a Day-2 operation's pull request.
+var opBranch = regexp.MustCompile(`^kubewright/(scale|image|autoscale|resources|rollback)-[a-z0-9]([-a-z0-9]*[a-z0-9])?-[0-9]{1,10}$`)
+
+// merged is the follow-up of a merged operation's pull request: only
+// kubewright's own branches of the repository itself (never a fork's
+// branch that happens to share the name).
+func (f filter) merged(req request.Request, e *github.PullRequestEvent) (request.Request, string) {
+	pr := e.GetPullRequest()
+	switch {
+	case !pr.GetMerged():
+		return req, "pull request closed without a merge"
+	case !opBranch.MatchString(pr.GetHead().GetRef()):
+		return req, "merged pull request is not a kubewright operation's"
+	case pr.GetHead().GetRepo().GetFullName() != e.GetRepo().GetFullName():
+		return req, "merged pull request comes from another repository"
+	}
+	req.Trigger, req.Head = request.Merged, pr.GetHead().GetRef()
+	req.Repo, req.Number = repoOf(e.GetRepo()), pr.GetNumber()
+	req.Actor = request.Actor{Login: e.GetSender().GetLogin(), ID: e.GetSender().GetID()}
 	if err := req.Validate(); err != nil {
 		return req, "payload is incomplete: " + err.Error()
 	}

@@ -68,7 +68,7 @@ func TestFilterRequest(t *testing.T) {
 		{"pull request pushed to", defaultFilter(), pull("synchronize", "open", user), "command:review", ""},
 		{"pull request ready", defaultFilter(), pull("ready_for_review", "open", user), "command:review", ""},
 		{"pull request labeled", defaultFilter(), pull("labeled", "open", user), "", "action labeled"},
-		{"pull request closed", defaultFilter(), pull("closed", "closed", user), "", "action closed"},
+		{"pull request closed", defaultFilter(), pull("closed", "closed", user), "", "pull request closed without a merge"},
 		{"pull request edited", defaultFilter(), pull("edited", "open", user), "", "action edited"},
 		{"review comment", defaultFilter(), &github.PullRequestReviewCommentEvent{Action: github.Ptr("created")}, "", "not handled"},
 		{"installation", defaultFilter(), &github.InstallationEvent{Action: github.Ptr("created")}, "", "not handled"},

@@ -162,7 +162,7 @@ func TestWebhookHandler(t *testing.T) {
 		{name: "deleted comment is ignored", event: "issue_comment", body: deleted,
 			want: want{status: 202, body: "ignored: action deleted", outcome: "ignored"}},
 		{name: "closed pull request is ignored", event: "pull_request", body: prClosed,
-			want: want{status: 202, body: "ignored: action closed is not handled", outcome: "ignored"}},
+			want: want{status: 202, body: "ignored: pull request closed without a merge", outcome: "ignored"}},
 		{name: "relevant event without installation is ignored", event: "issue_comment", body: noInstallation,
 			want: want{status: 202, body: "no installation", outcome: "ignored"}},
 		{name: "push is ignored", event: "push", body: push,

@@ -20,7 +20,13 @@ type handler func(ctx context.Context, log *slog.Logger, gh *github.Client, pub 
 func (r *Runner) commands() map[command.Name]handler {
 	return map[command.Name]handler{
 		command.Containerize: r.containerize, // containerize.go
-		command.Plan:         r.containerize, // containerize.go (a comment, no pull request)
+		command.Plan:         r.plan,         // containerize.go or operate.go (a comment, no pull request)
+		command.Scale:        r.operate,      // operate.go
+		command.Image:        r.operate,      // operate.go
+		command.Autoscale:    r.operate,      // operate.go
+		command.Resources:    r.operate,      // operate.go
+		command.Rollback:     r.operate,      // operate.go
+		command.Diagnose:     r.diagnose,     // diagnose.go
 		command.Validate: func(ctx context.Context, _ *slog.Logger, gh *github.Client, pub Publisher, q task) error {
 			return r.validatePR(ctx, gh, pub, q) // validate.go
 		},
@@ -30,6 +36,14 @@ func (r *Runner) commands() map[command.Name]handler {
 			return r.cancelJobs(ctx, pub, q) // job.go
 		},
 	}
+}
+
+// plan answers `/ai plan`: containerize's plan, or a Day-2 operation's.
+func (r *Runner) plan(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q task) error {
+	if q.cmd.Op != "" {
+		return r.operate(ctx, log, gh, pub, q)
+	}
+	return r.containerize(ctx, log, gh, pub, q)
 }
 
 // runsJob: the request starts work worth a queue position (not a reply,

@@ -73,6 +73,22 @@ func (r *Runner) do(ctx context.Context, log *slog.Logger, gh *github.Client, pu
 	if r.agents.Ledger != nil {
 		defer func() { r.forgetSpend(ctx, q, err) }()
 	}
+	// A request that means Day-2 operations ("scale order-service to 5")
+	// is carried out by the operations' code; the model only names them.
+	if a, ok := r.agents.Model.(llm.Answerer); ok {
+		list, err := r.mapIntent(ctx, w, a, ws.Dir(), intent)
+		switch {
+		case errors.Is(err, llm.ErrMalformed) || errors.Is(err, errIntent):
+			// Not knowing whether it means operations, the agents may not
+			// take it: they would edit the files the operations own.
+			return r.finishStatus(ctx, pub, q, "❌ kubewright could not tell which of its operations this request means: "+safe(err)+
+				". Use a command (`"+r.prefix+" help` lists them), or rephrase the request.")
+		case err != nil:
+			return err
+		case len(list) > 0:
+			return r.operateIntent(ctx, log, pub, q, ws, cfg, intent, list)
+		}
+	}
 	ch, err := w.do(ctx, ws.Dir(), intent, issue.GetTitle()+"\n\n"+issue.GetBody(), author.Options{}, false)
 	if err != nil {
 		return err

@@ -45,6 +45,7 @@ func TestMain(m *testing.M) {
 	if localEph != nil {
 		localEph.Stop()
 	}
+	cluster.Stop()
 	os.Exit(code)
 }
 

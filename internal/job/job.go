@@ -19,7 +19,9 @@ import (
 
 	"github.com/kubewright/kubewright/internal/command"
 	"github.com/kubewright/kubewright/internal/config"
+	"github.com/kubewright/kubewright/internal/diagnose"
 	"github.com/kubewright/kubewright/internal/githubapp"
+	"github.com/kubewright/kubewright/internal/ops"
 	"github.com/kubewright/kubewright/internal/queue"
 	"github.com/kubewright/kubewright/internal/request"
 	"github.com/kubewright/kubewright/internal/validate"
@@ -58,6 +60,11 @@ type Runner struct {
 	bot      Identity
 	log      *slog.Logger
 	agents   *Agents
+	// usage answers resources --from-metrics; cluster is read, never
+	// written, by operations and diagnose (nil: none configured).
+	usage   ops.UsageSource
+	cluster *diagnose.Cluster
+	follow  FollowUp
 }
 
 var (
@@ -116,7 +123,7 @@ func WithCloneLimits(maxBytes int64, maxFiles int) Option {
 // New returns a Runner.
 func New(clients Clients, v Validator, opts ...Option) *Runner {
 	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix, store: NewMemoryStatus(),
-		timeouts: DefaultTimeouts, metrics: newJobMetrics(),
+		timeouts: DefaultTimeouts, metrics: newJobMetrics(), follow: DefaultFollowUp,
 		bot: Identity{Name: "kubewright[bot]", Email: "kubewright[bot]@users.noreply.github.com"},
 		log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -190,11 +197,16 @@ func (r *Runner) serve(ctx context.Context, log *slog.Logger, req request.Reques
 		return r.comment(ctx, pub, q, replyText(req)+"Free-text requests are carried out by kubewright's LLM agents, and this installation has no model configured (KUBEWRIGHT_LLM_MODEL).")
 	case req.Intent != "" && req.OnPullRequest:
 		return r.comment(ctx, pub, q, "Free-text requests work on issues: kubewright opens a pull request for them. Comment on an issue instead.")
-	case req.Command == nil && req.Intent == "":
+	case req.Command == nil && req.Intent == "" && req.Trigger != request.Merged:
 		return r.comment(ctx, pub, q, req.Reply.Text)
 	}
 	if q.defaultBranch, err = defaultBranchOf(ctx, gh, req.Repo); err != nil {
 		return err
+	}
+	if req.Trigger == request.Merged {
+		// kubewright's own merged pull request: nothing from it runs; the
+		// cluster is read to see the change land.
+		return r.followUp(ctx, log, gh, pub, q, req.Head)
 	}
 	if req.Trigger == request.PullRequest {
 		// The review a pull request gets when it opens or moves is what

@@ -25,6 +25,10 @@ const (
 	// PullRequest: a pull request opened, pushed to, reopened or marked
 	// ready for review; it runs review.
 	PullRequest Trigger = "pull_request"
+	// Merged: a pull request kubewright opened for a Day-2 operation
+	// (branch kubewright/<operation>-<service>-<issue>) was merged; the
+	// job follows the change up in the cluster. It carries no command.
+	Merged Trigger = "merged"
 )
 
 // Repo is the repository a request is about.
@@ -68,6 +72,8 @@ type Request struct {
 	Actor         Actor `json:"actor"`
 	// CommentID is the comment holding the command (Trigger Comment).
 	CommentID int64 `json:"commentId,omitempty"`
+	// Head is the merged pull request's branch (Trigger Merged).
+	Head string `json:"head,omitempty"`
 
 	Command *command.Command `json:"command,omitempty"`
 	// Intent is a free-text request: `/ai add an inventory service`
@@ -116,6 +122,12 @@ func (r Request) Validate() error {
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("request is missing its %s", strings.Join(missing, ", "))
+	}
+	if r.Trigger == Merged {
+		if r.Head == "" || r.Command != nil || r.Intent != "" || r.Reply != nil {
+			return errors.New("a merged pull request's follow-up holds its branch and nothing else")
+		}
+		return nil
 	}
 	if (r.Command != nil) == (r.Intent != "" || r.Reply != nil) {
 		return errors.New("request must hold either a command or a free-text intent or reply")

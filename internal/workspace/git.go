@@ -35,6 +35,8 @@ type Workspace struct {
 	auth   *http.BasicAuth
 	base   string
 	baseID plumbing.Hash
+	// scratch are directories TempDir made; Close removes them.
+	scratch []string
 }
 
 // ErrProtectedBranch is returned when a push would target the branch the
@@ -69,6 +71,10 @@ type CloneOptions struct {
 	// MaxFiles caps the files and symlinks the clone creates (default
 	// DefaultMaxFiles).
 	MaxFiles int
+	// History is how many commits of the branch to fetch, with the tags
+	// that point into them (0 or 1: the tip only, no tags). Rollback reads
+	// older trees from them (LastChange, Export).
+	History int
 }
 
 // Clone makes a shallow, single-branch clone of url at branch, authenticating
@@ -106,7 +112,7 @@ func Clone(ctx context.Context, url, token, branch string, o CloneOptions) (*Wor
 	} else {
 		repo, err = git.CloneContext(ctx, storage, wt, &git.CloneOptions{
 			URL: url, Auth: w.auth, ReferenceName: plumbing.NewBranchReferenceName(branch),
-			SingleBranch: true, Depth: 1, Tags: git.NoTags,
+			SingleBranch: true, Depth: max(o.History, 1), Tags: tagMode(o.History),
 		})
 	}
 	// The caps bound the clone only: kubewright's own commits are small.
@@ -125,6 +131,15 @@ func Clone(ctx context.Context, url, token, branch string, o CloneOptions) (*Wor
 	}
 	w.repo, w.baseID = repo, head.Hash()
 	return w, nil
+}
+
+// tagMode fetches the tags that point into the history a clone keeps,
+// and none for a clone of the tip alone.
+func tagMode(history int) git.TagMode {
+	if history > 1 {
+		return git.TagFollowing
+	}
+	return git.NoTags
 }
 
 // fetchRef makes a shallow clone of one reference that is not a branch
@@ -195,7 +210,25 @@ func (w *Workspace) Dir() string { return w.dir }
 func (w *Workspace) BaseCommit() string { return w.baseID.String() }
 
 // Close removes the working tree.
-func (w *Workspace) Close() error { return os.RemoveAll(w.dir) }
+func (w *Workspace) Close() error {
+	errs := []error{os.RemoveAll(w.dir)}
+	for _, d := range w.scratch {
+		errs = append(errs, os.RemoveAll(d))
+	}
+	return errors.Join(errs...)
+}
+
+// TempDir makes an empty directory beside the workspace, outside its
+// tree (nothing in it is committed), that Close removes: where older
+// trees of the repository are exported to.
+func (w *Workspace) TempDir() (string, error) {
+	d, err := os.MkdirTemp(filepath.Dir(w.dir), DirPrefix+"scratch-")
+	if err != nil {
+		return "", fmt.Errorf("workspace: %w", err)
+	}
+	w.scratch = append(w.scratch, d)
+	return d, nil
+}
 
 // Branch creates (or resets) branch at the base commit and checks it out,
 // keeping changes in the working tree.

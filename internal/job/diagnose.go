@@ -1,0 +1,217 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/google/go-github/v88/github"
+	"k8s.io/apimachinery/pkg/api/resource"
+
+	"github.com/kubewright/kubewright/internal/diagnose"
+	"github.com/kubewright/kubewright/internal/llm"
+	"github.com/kubewright/kubewright/internal/ops"
+	"github.com/kubewright/kubewright/internal/validate/build"
+	"github.com/kubewright/kubewright/internal/workspace"
+)
+
+// diagnose answers `/ai diagnose SERVICE [--fix]`: a read-only look at
+// the cluster, each finding traced to the line of the default branch
+// that defines its object, and with --fix the pull request that carries
+// out the repository fix of the first finding that has one (a Day-2
+// operation, validated like any other).
+func (r *Runner) diagnose(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q task) error {
+	service, fix, err := diagnoseArgs(q.cmd.Words)
+	if err != nil {
+		return r.finishStatus(ctx, pub, q, "❌ "+err.Error())
+	}
+	if r.cluster == nil {
+		return r.finishStatus(ctx, pub, q, "`"+r.prefix+" diagnose` reads the cluster Flux applies this repository to, and this installation has no cluster configured (KUBEWRIGHT_KUBECONFIG, read-only).")
+	}
+	cfg, err := r.config(ctx, gh, q)
+	if err != nil {
+		return err
+	}
+	if err := r.setStatus(ctx, pub, q, fmt.Sprintf("🔄 In progress: reading how `%s` runs (read-only) and tracing what fails to the repository.", service), running); err != nil {
+		return err
+	}
+	history := 0
+	if fix {
+		history = rollbackHistory // a fix may restore the service's last good revision
+	}
+	ws, err := r.cloneDefaultWith(ctx, q, history)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	repo, rerr := ops.Load(ws.Dir())
+	in, loadFindings, err := build.Load(ctx, ws.Dir())
+	if err != nil {
+		return r.finishStatus(ctx, pub, q, "❌ kubewright could not read the repository's manifests: "+safe(err))
+	}
+	// Where the repository puts the service (its own namespace, or the
+	// targetNamespace of the Flux Kustomization applying it).
+	ns := "default"
+	if nss := diagnose.RepoNamespaces(in, service); len(nss) > 0 {
+		ns = nss[0]
+	}
+	opts := []diagnose.Option{diagnose.WithInput(in, loadFindings)}
+	if r.agents != nil {
+		if a, ok := r.agents.Model.(llm.Answerer); ok {
+			opts = append(opts, diagnose.WithRootCause(a, r.walk(ctx, q, cfg, log).meter))
+		}
+	}
+	rep, err := diagnose.Diagnose(ctx, *r.cluster, ns, service, ws.Dir(), opts...)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return r.finishStatus(ctx, pub, q, "❌ kubewright could not diagnose `"+service+"`: "+safe(err))
+	}
+	link := func(file string, line int) string {
+		return fmt.Sprintf("%s/%s/blob/%s/%s#L%d", r.clients.Endpoints().Web, q.fullName(), ws.BaseCommit(), file, line)
+	}
+	body := rep.Markdown(link)
+	log.Info("diagnosed", "namespace", ns, "service", service, "findings", len(rep.Findings), "requests", rep.Stats.Requests)
+	if !fix {
+		return r.finishStatus(ctx, pub, q, body)
+	}
+	if rerr != nil {
+		return r.finishStatus(ctx, pub, q, body+"\n\nNo fix: kubewright could not read the repository's manifests: "+safe(rerr))
+	}
+	words, why := fixFor(rep, service, ws)
+	if words == nil {
+		return r.finishStatus(ctx, pub, q, body+"\n\nNo pull request: none of these findings has a fix kubewright can make in the repository; their hints say what to change.")
+	}
+	op, err := ops.Parse(words[0], words[1:])
+	if err == nil && op.Name() == "rollback" && !hasFlag(words, "--to") {
+		err = fmt.Errorf("rollback needs a revision")
+	}
+	if op == nil || err != nil {
+		return r.finishStatus(ctx, pub, q, body+"\n\nNo pull request: "+safe(err))
+	}
+	plan, err := repo.Plan(ctx, op, ops.Options{Usage: r.usage, TreeAt: r.treeAt(ws)})
+	if err != nil {
+		return r.finishStatus(ctx, pub, q, body+fmt.Sprintf("\n\nNo pull request: kubewright could not plan `%s`: %s", op, safe(err)))
+	}
+	view := operationView(plan)
+	view.Issue, view.Closes = q.issue, cfg.PullRequest.CloseIssue
+	view.Notes = append([]string{why}, view.Notes...)
+	view.Diagnosis = body
+	return r.publishOperation(ctx, log, pub, q, ws, cfg, plan, view)
+}
+
+// diagnoseArgs reads SERVICE [--fix].
+func diagnoseArgs(words []string) (service string, fix bool, err error) {
+	const usage = "usage: diagnose SERVICE [--fix]"
+	for _, w := range words {
+		switch {
+		case w == "--fix":
+			fix = true
+		case strings.HasPrefix(w, "-"):
+			return "", false, fmt.Errorf("diagnose: unknown flag %q (%s)", clipWord(w), usage)
+		case service != "":
+			return "", false, fmt.Errorf("diagnose: one service at a time, not %q too (%s)", clipWord(w), usage)
+		default:
+			service = w
+		}
+	}
+	if service == "" {
+		return "", false, fmt.Errorf("diagnose: name the service (%s)", usage)
+	}
+	if !dnsLabel(service) {
+		return "", false, fmt.Errorf("diagnose: %q is not a service name (lowercase letters, digits and '-')", clipWord(service))
+	}
+	return service, fix, nil
+}
+
+// fixFor picks the repository fix of the most severe finding that has
+// one, as the words of a Day-2 operation, and says why:
+//   - an OOM kill against a memory limit: the limit the repository sets
+//     (at the finding's traced line) doubled;
+//   - an image whose tag does not exist: the service as it was before
+//     its last change.
+func fixFor(rep *diagnose.Report, service string, ws *workspace.Workspace) (words []string, why string) {
+	for _, f := range rep.Findings {
+		switch f.ID {
+		case "KW-DIAG-002":
+			cur, ok := valueAt(ws.Dir(), f.File, f.Line)
+			if !ok {
+				continue
+			}
+			q, err := resource.ParseQuantity(cur)
+			if err != nil {
+				continue
+			}
+			q.Add(q)
+			return []string{"resources", service, "--memory", "/" + q.String()}, fmt.Sprintf("%s: the container was OOMKilled at its memory limit of %s (%s:%d); the fix doubles the limit.", f.ID, cur, f.File, f.Line)
+		case "KW-DIAG-003":
+			if !strings.Contains(f.Message, "does not exist") {
+				continue
+			}
+			parent := serviceHistory(ws, service)
+			if parent == "" {
+				continue
+			}
+			return []string{"rollback", service, "--to", parent}, fmt.Sprintf("%s: the image's tag does not exist; the fix restores %s as it was before its last change.", f.ID, service)
+		}
+	}
+	return nil, ""
+}
+
+// serviceHistory finds the revision before the service's last change.
+func serviceHistory(ws *workspace.Workspace, service string) string {
+	repo, err := ops.Load(ws.Dir())
+	if err != nil {
+		return ""
+	}
+	paths, err := repo.HistoryPaths(service)
+	if err != nil {
+		return ""
+	}
+	_, parent, err := ws.LastChange(context.Background(), paths)
+	if err != nil {
+		return ""
+	}
+	return parent
+}
+
+// valueAt is the scalar on line of file ("memory: 256Mi" gives 256Mi).
+func valueAt(dir, file string, line int) (string, bool) {
+	if file == "" || line < 1 {
+		return "", false
+	}
+	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(file)))
+	if err != nil {
+		return "", false
+	}
+	lines := strings.Split(string(b), "\n")
+	if line > len(lines) {
+		return "", false
+	}
+	_, v, ok := strings.Cut(lines[line-1], ":")
+	v = strings.Trim(strings.TrimSpace(strings.SplitN(v, "#", 2)[0]), `"'`)
+	return v, ok && v != ""
+}
+
+func dnsLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func clipWord(s string) string {
+	if r := []rune(s); len(r) > 40 {
+		return string(r[:40]) + "…"
+	}
+	return s
+}

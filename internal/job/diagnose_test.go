@@ -1,0 +1,113 @@
+package job_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kubewright/kubewright/internal/diagnose"
+	"github.com/kubewright/kubewright/internal/diagnose/diagnosetest"
+	"github.com/kubewright/kubewright/internal/job"
+)
+
+// cluster is the kube-apiserver (with the kubelet stand-in that serves
+// logs) the diagnose tests read; TestMain stops it.
+var cluster diagnosetest.Shared
+
+// diagnoseCase starts the fake GitHub with the repository of diagnose's
+// case (its manifest carries the mistake), placed in namespace ns, with
+// edit applied to the file at path for the first commit and the case's
+// own file pushed on top when edit is set; and sets the cluster state the
+// mistake causes up in ns. The Runner reads that cluster.
+func diagnoseCase(t *testing.T, name, ns, path string, edit func(string) string) *env {
+	t.Helper()
+	te := cluster.Get(t)
+	caseDir := filepath.Join("..", "diagnose", "testdata", name)
+	src := filepath.Join(t.TempDir(), "repo")
+	if out, err := exec.Command("cp", "-R", filepath.Join(caseDir, "repo"), src).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	file := filepath.Join(src, filepath.FromSlash(path))
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	placed := strings.Replace(string(b), "metadata:\n", "metadata:\n  namespace: "+ns+"\n", 1)
+	first := placed
+	if edit != nil {
+		first = edit(placed)
+	}
+	if err := os.WriteFile(file, []byte(first), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	e := newEnvFrom(t, src, "")
+	if edit != nil {
+		e.push(t, "acme", "shop", "main", map[string]string{path: placed})
+	}
+	diagnosetest.SetUp(t, te, caseDir, ns)
+	cl, err := diagnose.NewCluster(te.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.runner = e.rebuild(job.WithCluster(cl))
+	return e
+}
+
+// `/ai diagnose` answers with the findings traced to the default branch's
+// lines; with --fix it opens the pull request of the repository fix.
+func TestDiagnoseCommand(t *testing.T) {
+	t.Run("OOMKilled: the memory limit doubled", func(t *testing.T) {
+		e := diagnoseCase(t, "oomkilled", "diag-oom", "k8s/reports/deployment.yaml", nil)
+		e.onNewIssue(t, "octocat", "/ai diagnose reports")
+		got := e.lastComment()
+		for _, s := range []string{"### Diagnosis of `reports` in `diag-oom`", "KW-DIAG-002", "OOMKilled", "/acme/shop/blob/", "k8s/reports/deployment.yaml#L"} {
+			if !strings.Contains(got, s) {
+				t.Errorf("diagnosis lacks %q:\n%s", s, got)
+			}
+		}
+		n := e.onNewIssue(t, "octocat", "/ai diagnose reports --fix")
+		branch := "kubewright/resources-reports-" + itoa(n)
+		pr, ok := pullFor(e, branch)
+		if !ok {
+			t.Fatalf("no pull request; status: %s", e.lastComment())
+		}
+		dep := e.show(t, branch, "k8s/reports/deployment.yaml")
+		if !strings.Contains(dep, "memory: 128Mi") {
+			t.Errorf("the limit is not doubled:\n%s", dep)
+		}
+		for _, s := range []string{"<summary>Diagnosis</summary>", "KW-DIAG-002: the container was OOMKilled at its memory limit of 64Mi", "## Validation"} {
+			if !strings.Contains(pr.Body, s) {
+				t.Errorf("body lacks %q:\n%s", s, pr.Body)
+			}
+		}
+	})
+
+	t.Run("a tag that does not exist: the service as it was", func(t *testing.T) {
+		good := func(s string) string { return strings.Replace(s, "ghcr.io/acme/cart:v1.4.3", "ghcr.io/acme/cart:v1.4.2", 1) }
+		e := diagnoseCase(t, "imagepull", "diag-pull", "k8s/cart/deployment.yaml", good)
+		n := e.onNewIssue(t, "octocat", "/ai diagnose cart --fix")
+		branch := "kubewright/rollback-cart-" + itoa(n)
+		if _, ok := pullFor(e, branch); !ok {
+			t.Fatalf("no pull request; status: %s", e.lastComment())
+		}
+		if dep := e.show(t, branch, "k8s/cart/deployment.yaml"); !strings.Contains(dep, "image: ghcr.io/acme/cart:v1.4.2") {
+			t.Errorf("not rolled back:\n%s", dep)
+		}
+	})
+
+	t.Run("mistakes", func(t *testing.T) {
+		e := newEnvFrom(t, reviewRepo, "")
+		for _, tc := range []struct{ body, want string }{
+			{"/ai diagnose cart", "no cluster configured"},
+			{"/ai diagnose cart web", "one service at a time"},
+			{"/ai diagnose cart --all", "unknown flag"},
+		} {
+			e.onNewIssue(t, "octocat", tc.body)
+			if got := e.lastComment(); !strings.Contains(got, tc.want) {
+				t.Errorf("%s: %q", tc.body, got)
+			}
+		}
+	})
+}

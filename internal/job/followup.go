@@ -1,0 +1,194 @@
+package job
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/go-github/v88/github"
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"github.com/kubewright/kubewright/internal/diagnose"
+	"github.com/kubewright/kubewright/internal/validate"
+	"github.com/kubewright/kubewright/internal/validate/build"
+)
+
+// FollowUp bounds how long a merged operation is watched in the cluster
+// and how often it is read.
+type FollowUp struct {
+	Timeout, Every time.Duration
+}
+
+// DefaultFollowUp waits up to 10 minutes (Flux's default interval is a
+// few minutes), reading every 10 seconds.
+var DefaultFollowUp = FollowUp{Timeout: 10 * time.Minute, Every: 10 * time.Second}
+
+// WithFollowUp changes how a merged operation is watched.
+func WithFollowUp(f FollowUp) Option { return func(r *Runner) { r.follow = f } }
+
+var followBranch = regexp.MustCompile(`^kubewright/(scale|image|autoscale|resources|rollback)-([a-z0-9]([-a-z0-9]*[a-z0-9])?)-[0-9]+$`)
+
+// followUp watches the workloads of a merged operation's service until
+// the cluster runs what the default branch now says (their images and,
+// unless an autoscaler owns them, their replicas), updated and ready, and
+// says so on the pull request: that the change is live, or that it is not
+// after the timeout, with the diagnosis. Without a cluster it does nothing.
+func (r *Runner) followUp(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q task, head string) error {
+	m := followBranch.FindStringSubmatch(head)
+	if r.cluster == nil || m == nil {
+		log.Info("merged: no follow-up", "branch", head, "cluster", r.cluster != nil)
+		return nil
+	}
+	op, service := m[1], m[2]
+	ws, err := r.cloneDefault(ctx, q)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	in, _, err := build.Load(ctx, ws.Dir())
+	if err != nil {
+		return r.comment(ctx, pub, q, "⚠️ kubewright could not read the merged manifests to follow the change up: "+safe(err))
+	}
+	ns := "default"
+	if nss := diagnose.RepoNamespaces(in, service); len(nss) > 0 {
+		ns = nss[0]
+	}
+	want := wantedWorkloads(in, service, ns)
+	if len(want) == 0 {
+		return r.comment(ctx, pub, q, fmt.Sprintf("⚠️ The merged manifests define no Deployment of `%s` in `%s` to follow up.", service, ns))
+	}
+	start := time.Now()
+	wctx, cancel := context.WithTimeout(ctx, r.follow.Timeout)
+	defer cancel()
+	var state []string
+	for {
+		live := true
+		state = state[:0]
+		for _, w := range want {
+			ok, line := r.rolledOut(wctx, ns, w)
+			live = live && ok
+			state = append(state, line)
+		}
+		if live {
+			log.Info("merged change is live", "op", op, "service", service, "after", time.Since(start).Round(time.Second))
+			return r.comment(ctx, pub, q, fmt.Sprintf("✅ The merged `%s` of `%s` is live in `%s` after %s:\n\n- %s",
+				op, service, ns, time.Since(start).Round(time.Second), strings.Join(state, "\n- ")))
+		}
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			body := fmt.Sprintf("⚠️ The merged `%s` of `%s` is not live in `%s` after %s:\n\n- %s\n\nFlux may not have applied it yet (`flux get kustomizations`), or the new Pods fail:",
+				op, service, ns, r.follow.Timeout, strings.Join(state, "\n- "))
+			if rep, err := diagnose.Diagnose(ctx, *r.cluster, ns, service, ""); err == nil && len(rep.Findings) > 0 {
+				for _, f := range rep.Findings[:min(len(rep.Findings), 5)] {
+					body += fmt.Sprintf("\n- **%s** `%s` %s", f.Severity, f.ID, f.Message)
+				}
+				body += fmt.Sprintf("\n\nComment `%s diagnose %s` on an issue for the full diagnosis.", r.prefix, service)
+			} else {
+				body += " no failing Pod was found."
+			}
+			log.Info("merged change not live", "op", op, "service", service, "after", r.follow.Timeout)
+			return r.comment(ctx, pub, q, body)
+		case <-time.After(r.follow.Every):
+		}
+	}
+}
+
+// wanted is what the merged manifests say a workload runs.
+type wanted struct {
+	name     string
+	replicas *int64 // nil: an autoscaler or the default decides
+	images   []string
+}
+
+// wantedWorkloads are the service's Deployments in the rendered
+// manifests, with their images and replicas.
+func wantedWorkloads(in *validate.Input, service, ns string) []wanted {
+	var out []wanted
+	for _, o := range in.Objects {
+		u := o.U
+		if u.GetKind() != "Deployment" {
+			continue
+		}
+		if u.GetName() != service && u.GetLabels()["app.kubernetes.io/name"] != service {
+			continue
+		}
+		if got := u.GetNamespace(); got != "" && got != ns {
+			continue
+		}
+		w := wanted{name: u.GetName()}
+		spec, _ := u.Object["spec"].(map[string]any)
+		switch n := spec["replicas"].(type) {
+		case int64:
+			w.replicas = &n
+		case int:
+			v := int64(n)
+			w.replicas = &v
+		case float64:
+			v := int64(n)
+			w.replicas = &v
+		}
+		containers, _, _ := nestedSlice(u.Object, "spec", "template", "spec", "containers")
+		for _, c := range containers {
+			if m, ok := c.(map[string]any); ok {
+				if img, ok := m["image"].(string); ok {
+					w.images = append(w.images, img)
+				}
+			}
+		}
+		out = append(out, w)
+	}
+	return out
+}
+
+// rolledOut reads a Deployment: live when it runs the wanted images and
+// replicas and every replica is updated and ready.
+func (r *Runner) rolledOut(ctx context.Context, ns string, w wanted) (bool, string) {
+	d, err := r.cluster.Kube.AppsV1().Deployments(ns).Get(ctx, w.name, metav1.GetOptions{})
+	if err != nil {
+		return false, fmt.Sprintf("Deployment `%s`: %s", w.name, shortErr(err))
+	}
+	var images []string
+	for _, c := range d.Spec.Template.Spec.Containers {
+		images = append(images, c.Image)
+	}
+	spec := deref(d.Spec.Replicas)
+	line := fmt.Sprintf("Deployment `%s`: %d of %d replicas ready and up to date; %s", w.name, min(d.Status.ReadyReplicas, d.Status.UpdatedReplicas), spec, images2(images))
+	switch {
+	case !slices.Equal(images, w.images):
+		return false, line + " (the cluster does not run the merged images yet)"
+	case w.replicas != nil && int64(spec) != *w.replicas:
+		return false, line + fmt.Sprintf(" (the merged manifests ask for %d)", *w.replicas)
+	}
+	return rolled(d), line
+}
+
+func rolled(d *appsv1.Deployment) bool {
+	n := deref(d.Spec.Replicas)
+	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == n && d.Status.ReadyReplicas == n && d.Status.AvailableReplicas == n
+}
+
+func images2(images []string) string {
+	return "`" + strings.Join(images, "`, `") + "`"
+}
+
+// nestedSlice reads a list at a path of maps.
+func nestedSlice(obj map[string]any, path ...string) ([]any, bool, error) {
+	var cur any = obj
+	for _, p := range path {
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false, nil
+		}
+		cur = m[p]
+	}
+	s, ok := cur.([]any)
+	return s, ok, nil
+}

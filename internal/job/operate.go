@@ -1,0 +1,212 @@
+package job
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/google/go-github/v88/github"
+
+	"github.com/kubewright/kubewright/internal/command"
+	"github.com/kubewright/kubewright/internal/config"
+	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/ops"
+	"github.com/kubewright/kubewright/internal/publish"
+	"github.com/kubewright/kubewright/internal/workspace"
+)
+
+// rollbackHistory is how many commits of the default branch a rollback
+// fetches: the revisions it can restore, and where it looks for the
+// service's last change when --to is left out.
+const rollbackHistory = 200
+
+// WithUsage answers `resources --from-metrics` (a Prometheus client,
+// internal/ops/metrics). Without it the operation says no Prometheus is
+// configured.
+func WithUsage(u ops.UsageSource) Option { return func(r *Runner) { r.usage = u } }
+
+// operate runs a Day-2 operation, `/ai scale|image|autoscale|resources|
+// rollback`, as a validated pull request, or answers `/ai plan
+// <operation>` with the plan and the diff and writes nothing. internal/ops
+// parses the words and plans the edits; the cluster, when one is
+// configured, is only read.
+func (r *Runner) operate(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q task) error {
+	name, planOnly := q.cmd.Name, false
+	if q.cmd.Name == command.Plan {
+		name, planOnly = q.cmd.Op, true
+	}
+	words := q.cmd.Words
+	rollback := name == command.Rollback
+	pickTo := rollback && !hasFlag(words, "--to")
+	if pickTo {
+		// Parsed once the service's history is known.
+		words = append(slices.Clone(words), "--to", "HEAD")
+	}
+	op, err := ops.Parse(string(name), words)
+	if err != nil {
+		return r.finishStatus(ctx, pub, q, "❌ "+err.Error())
+	}
+	cfg, err := r.config(ctx, gh, q)
+	if err != nil {
+		return err
+	}
+	if !planOnly {
+		if err := r.setStatus(ctx, pub, q, fmt.Sprintf("🔄 In progress: planning `%s`, then validating the change.", op), running); err != nil {
+			return err
+		}
+	}
+	history := 0
+	if rollback {
+		history = rollbackHistory
+	}
+	ws, err := r.cloneDefaultWith(ctx, q, history)
+	if err != nil {
+		return err
+	}
+	defer ws.Close()
+	refuse := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return r.finishStatus(ctx, pub, q, fmt.Sprintf("❌ kubewright could not plan `%s`: %s", op, safe(err)))
+	}
+	repo, err := ops.Load(ws.Dir())
+	if err != nil {
+		return refuse(err)
+	}
+	if pickTo {
+		to, err := r.beforeLastChange(ctx, ws, repo, op)
+		if err != nil {
+			return refuse(err)
+		}
+		words[len(words)-1] = to
+		if op, err = ops.Parse(string(name), words); err != nil {
+			return refuse(err)
+		}
+	}
+	opts := ops.Options{Usage: r.usage, TreeAt: r.treeAt(ws)}
+	plan, err := repo.Plan(ctx, op, opts)
+	if err != nil {
+		return refuse(err)
+	}
+	view := operationView(plan)
+	view.Issue, view.Closes = q.issue, cfg.PullRequest.CloseIssue
+	view.State = r.investigate(ctx, log, repo, plan.Service, ws.Dir())
+	if planOnly {
+		return r.finishStatus(ctx, pub, q, publish.OperationPlan(view, r.prefix))
+	}
+	return r.publishOperation(ctx, log, pub, q, ws, cfg, plan, view)
+}
+
+// publishOperation applies a plan to the clone, validates it with every
+// stage and opens its pull request (a draft when validation finds
+// errors).
+func (r *Runner) publishOperation(ctx context.Context, log *slog.Logger, pub Publisher, q task, ws *workspace.Workspace, cfg *config.Repo, plan *ops.Plan, view publish.Operation) error {
+	branch := fmt.Sprintf("kubewright/%s-%s-%d", plan.Op, plan.Service, q.issue)
+	if err := ws.Branch(branch); err != nil {
+		return err
+	}
+	if err := plan.Apply(ws.Dir()); err != nil {
+		return err
+	}
+	rep, err := r.validator(cfg)(ctx, ws.Dir())
+	if err != nil {
+		return err
+	}
+	report := ReportView(rep)
+	failed := finding.AtLeast(rep.Findings, finding.Error) > 0
+	state := "All validation stages passed."
+	if failed {
+		state = "Validation found errors, so it is a draft; the findings are listed in it."
+	}
+	view.Branch, view.Report = branch, report
+	log.Info("operation planned", "op", plan.Op, "service", plan.Service, "changes", len(plan.Changes), "files", len(plan.Files))
+	return r.publishPR(ctx, log, pub, q, ws, pullRequest{
+		branch: branch, draft: failed, report: report, state: state,
+		commit: fmt.Sprintf("%s\n\n%s\n\nRequested in #%d; planned by kubewright and validated.", upperFirst(plan.Command), plan.Summary, q.issue),
+		title:  "kubewright: " + plan.Command,
+		body:   publish.OperationBody(view),
+	})
+}
+
+// beforeLastChange is rollback's default revision: the commit before the
+// newest one that changed the service (ops.Repo.HistoryPaths).
+func (r *Runner) beforeLastChange(ctx context.Context, ws *workspace.Workspace, repo *ops.Repo, op ops.Operation) (string, error) {
+	rb, _ := op.(ops.Rollback)
+	paths, err := repo.HistoryPaths(rb.Service)
+	if err != nil {
+		return "", err
+	}
+	_, parent, err := ws.LastChange(ctx, paths)
+	if errors.Is(err, workspace.ErrHistoryTooShort) {
+		return "", fmt.Errorf("the last %d commits of the default branch do not show the change to %s before this one; name the revision with --to", rollbackHistory, rb.Service)
+	}
+	return parent, err
+}
+
+// treeAt reads the repository at a revision of the clone's history into
+// a temporary directory, for rollback.
+func (r *Runner) treeAt(ws *workspace.Workspace) ops.TreeAt {
+	return func(ctx context.Context, rev string) (fs.FS, error) {
+		dest, err := ws.TempDir()
+		if err != nil {
+			return nil, err
+		}
+		if _, err := workspace.Export(ctx, ws.Dir(), rev, dest, r.clone); err != nil {
+			return nil, fmt.Errorf("%s is not a commit or tag in the last %d commits of the default branch", rev, rollbackHistory)
+		}
+		return os.DirFS(dest), nil
+	}
+}
+
+// cloneDefaultWith is cloneDefault keeping history commits (0: the tip).
+func (r *Runner) cloneDefaultWith(ctx context.Context, q task, history int) (*workspace.Workspace, error) {
+	if history <= 1 {
+		return r.cloneDefault(ctx, q)
+	}
+	saved := r.clone
+	o := saved
+	o.History = history
+	return runStage(ctx, r, stageClone, func(ctx context.Context) (*workspace.Workspace, error) {
+		token, err := r.clients.Token(ctx, q.installation)
+		if err != nil {
+			return nil, err
+		}
+		ws, err := workspace.Clone(ctx, r.clients.Endpoints().CloneURL(q.fullName()), token, q.defaultBranch, o)
+		if err != nil {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			ws.Close()
+			return nil, ctx.Err()
+		}
+		return ws, nil
+	})
+}
+
+// operationView is a plan as publish renders it.
+func operationView(p *ops.Plan) publish.Operation {
+	v := publish.Operation{Command: p.Command, Summary: p.Summary, Notes: p.Notes, Warnings: p.Warnings, Undo: p.Undo, Diff: p.Diff()}
+	for _, c := range p.Changes {
+		v.Changes = append(v.Changes, publish.OpChange{File: c.File, Line: c.Line, Object: c.Object, Field: c.Field, From: c.From, To: c.To, Why: c.Why})
+	}
+	if e := p.Evidence; e != nil {
+		v.Evidence = e.Lines()
+	}
+	return v
+}
+
+// hasFlag reports whether words give flag (as "--to X" or "--to=X").
+func hasFlag(words []string, flag string) bool {
+	for _, w := range words {
+		if w == flag || strings.HasPrefix(w, flag+"=") {
+			return true
+		}
+	}
+	return false
+}
