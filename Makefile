@@ -21,7 +21,7 @@ export KUBE_SCORE
 # Repositories to evaluate besides testdata/repos (each expected in testdata/eval/<name>.yaml).
 EVAL_REPOS ?=
 
-.PHONY: all build test vet demo bench fuzz golden clean testenv test-assets bubblewrap prometheus kube-score eval release
+.PHONY: all build test vet demo bench fuzz golden clean testenv test-assets bubblewrap prometheus chromium kube-score eval release
 
 all: build
 
@@ -55,6 +55,12 @@ bubblewrap:
 prometheus:
 	@command -v prometheus >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)
 
+## chromium: Debian's headless browser the job page test draws the page in
+## (internal/jobpage, Mermaid rendered, screenshot); installed with apt-get
+## when missing (CI: root, Debian).
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium)
+
 ## kube-score: install the pinned kube-score into .cache/bin (once).
 kube-score: $(KUBE_SCORE)
 
@@ -64,7 +70,7 @@ $(KUBE_SCORE):
 ## test: vet and run every test, the server-side dry-runs included, and
 ## the workflow and action.yml checks (actionlint and GitHub's parser) of
 ## the nested module hack/actiontest.
-test: vet testenv test-assets bubblewrap prometheus kube-score
+test: vet testenv test-assets bubblewrap prometheus chromium kube-score
 	$(GO) test -count=1 ./...
 	cd hack/actiontest && $(GO) vet ./... && $(GO) test -count=1 ./...
 
@@ -83,20 +89,15 @@ bench:
 	WITH_KUBECTL=1 ./hack/kube-assets/build.sh $(ASSETS)
 	$(GO) test -run '^$$' -bench . -benchmem -count 1 ./...
 
-## fuzz: a short run of every fuzz target.
+## fuzz: a short run of every fuzz target of every package (each
+## FUZZTIME long), found with `go test -list` so none is forgotten.
 fuzz:
-	@for t in FuzzParseDotEnv FuzzScanEnv FuzzDotnetJSONC FuzzParseMSBuild FuzzPyScanEnvExtra FuzzSpringConfig FuzzMavenPOM FuzzCargoManifest FuzzGitConfig FuzzDatabaseOf FuzzAngularOutput; do \
-	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) ./internal/analyze/ || exit 1; done
-	$(GO) test -run '^$$' -fuzz '^FuzzParseRepo$$' -fuzztime $(FUZZTIME) ./internal/config/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./internal/command/
-	$(GO) test -run '^$$' -fuzz '^FuzzWebhook$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 200x ./internal/githubapp/
-	@for t in FuzzParseProposal FuzzRedact FuzzSanitize FuzzFence; do \
-	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/llm/ || exit 1; done
-	@for t in FuzzGoParse FuzzGoReplaces; do \
-	  $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/validate/gocheck/ || exit 1; done
-	$(GO) test -run '^$$' -fuzz '^FuzzCheck$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/yamlsafe/
-	$(GO) test -run '^$$' -fuzz '^FuzzScanKustomization$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 2s ./internal/validate/build/
-	$(GO) test -run '^$$' -fuzz '^FuzzDefuse$$' -fuzztime $(FUZZTIME) ./internal/publish/
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz: $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 2s $$pkg; \
+	  done; \
+	done
 
 ## golden: rewrite golden files after an intended change (read the diff!).
 golden: testenv kube-score

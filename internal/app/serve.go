@@ -107,6 +107,16 @@ func NewServer(ctx context.Context, cfg config.Server, log *slog.Logger) (*Serve
 		return nil, err
 	}
 	jopts = append(jopts, ops...)
+	// /jobs/<id>: each job's page, for viewers GitHub says may read the
+	// repository (off without the App's OAuth client).
+	pages, pageStore, closePages, err := jobPages(ctx, cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	s.closers = append(s.closers, closePages)
+	if pageStore != nil {
+		jopts = append(jopts, job.WithPages(pageStore, os.Getenv("KUBEWRIGHT_PUBLIC_URL")))
+	}
 	// The default branch's settings, never the tree's.
 	runner := job.New(clients, s.val.Validate, jopts...)
 
@@ -138,6 +148,9 @@ func NewServer(ctx context.Context, cfg config.Server, log *slog.Logger) (*Serve
 		fmt.Fprintln(w, "ready")
 		fmt.Fprintln(w, "sandbox:", s.box)
 	})
+	if pages != nil {
+		mux.Handle("/jobs/", pages)
+	}
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	if cfg.MetricsListen == "" {
 		mux.Handle("GET /metrics", metrics)

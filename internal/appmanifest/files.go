@@ -30,6 +30,9 @@ const (
 	EnvPrivateKeyFile = "KUBEWRIGHT_PRIVATE_KEY_FILE"
 	EnvWebhookSecret  = "KUBEWRIGHT_WEBHOOK_SECRET"
 	EnvGitHubURL      = "KUBEWRIGHT_GITHUB_URL"
+	// The App's OAuth client: viewers sign in to the job pages with it.
+	EnvOAuthClientID     = "KUBEWRIGHT_OAUTH_CLIENT_ID"
+	EnvOAuthClientSecret = "KUBEWRIGHT_OAUTH_CLIENT_SECRET"
 )
 
 // fileNames are the output's files in the order they are written.
@@ -167,6 +170,9 @@ func envFile(app *App, keyPath, githubURL string) (string, error) {
 	fmt.Fprintf(&b, "%s=%s\n", EnvPrivateKeyFile, shellValue(keyPath))
 	if app.WebhookSecret != "" {
 		fmt.Fprintf(&b, "%s=%s\n", EnvWebhookSecret, app.WebhookSecret)
+	}
+	if app.ClientID != "" && app.ClientSecret != "" && plain(app.ClientID) && plain(app.ClientSecret) {
+		fmt.Fprintf(&b, "%s=%s\n%s=%s\n", EnvOAuthClientID, app.ClientID, EnvOAuthClientSecret, app.ClientSecret)
 	}
 	if u := strings.TrimSuffix(githubURL, "/"); u != "" && u != DefaultGitHubURL {
 		fmt.Fprintf(&b, "%s=%s\n", EnvGitHubURL, shellValue(u))

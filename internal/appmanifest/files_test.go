@@ -96,8 +96,12 @@ func checkAppFiles(t *testing.T, dir string, app *App, githubURL string) {
 	if githubURL == DefaultGitHubURL && cfg.GitHubURL != "" || githubURL != DefaultGitHubURL && cfg.GitHubURL != githubURL {
 		t.Errorf("app.env sets the GitHub URL %q for %s", cfg.GitHubURL, githubURL)
 	}
+	// The OAuth client is the job pages' (jobpage.AuthFromEnv reads it).
+	if env[EnvOAuthClientID] != app.ClientID || env[EnvOAuthClientSecret] != app.ClientSecret {
+		t.Errorf("app.env's OAuth client %q, want the App's %q", env[EnvOAuthClientID], app.ClientID)
+	}
 	for k := range env {
-		if k != EnvGitHubURL && k != EnvAppID && k != EnvPrivateKeyFile && k != EnvWebhookSecret {
+		if k != EnvGitHubURL && k != EnvAppID && k != EnvPrivateKeyFile && k != EnvWebhookSecret && k != EnvOAuthClientID && k != EnvOAuthClientSecret {
 			t.Errorf("app.env sets %s, which is not one of serve's App settings", k)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/draft"
 	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/jobpage"
 	"github.com/kubewright/kubewright/internal/publish"
 	"github.com/kubewright/kubewright/internal/validate"
 	"github.com/kubewright/kubewright/internal/workspace"
@@ -82,6 +83,14 @@ func (r *Runner) containerize(ctx context.Context, log *slog.Logger, gh *github.
 		assumptions = append(assumptions, ch.Run.Assumptions...)
 	}
 	report := ReportView(ch.Report)
+	r.putPage(ctx, q, func(p *jobpage.Record) {
+		p.Summary = fmt.Sprintf("Containerize %d services: Dockerfiles, Kubernetes manifests under k8s/ and Flux manifests under gitops/.", len(ch.Plan.Services))
+		p.Mermaid = publish.Mermaid(servicesView(ch.Plan.Services))
+		for _, f := range ch.Files {
+			p.Proposed = append(p.Proposed, jobpage.Change{File: f.Path, Field: "(file)", To: f.Action})
+		}
+		pageReport(p, report)
+	})
 	state := "All validation stages passed."
 	switch {
 	case !failed && ch.Run != nil && ch.Run.Outcome == Valid:

@@ -12,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/kubewright/kubewright/internal/diagnose"
+	"github.com/kubewright/kubewright/internal/jobpage"
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/ops"
 	"github.com/kubewright/kubewright/internal/validate/build"
@@ -75,6 +76,13 @@ func (r *Runner) diagnose(ctx context.Context, log *slog.Logger, gh *github.Clie
 		return fmt.Sprintf("%s/%s/blob/%s/%s#L%d", r.clients.Endpoints().Web, q.fullName(), ws.BaseCommit(), file, line)
 	}
 	body := rep.Markdown(link)
+	r.putPage(ctx, q, func(p *jobpage.Record) {
+		p.Summary = rep.Summary()
+		for _, f := range rep.Findings {
+			p.Findings = append(p.Findings, f.Finding)
+		}
+		p.Current = append(p.Current[:0], rep.Notes...)
+	})
 	log.Info("diagnosed", "namespace", ns, "service", service, "findings", len(rep.Findings), "requests", rep.Stats.Requests)
 	if !fix {
 		return r.finishStatus(ctx, pub, q, body)
@@ -132,8 +140,8 @@ func diagnoseArgs(words []string) (service string, fix bool, err error) {
 // one, as the words of a Day-2 operation, and says why:
 //   - an OOM kill against a memory limit: the limit the repository sets
 //     (at the finding's traced line) doubled;
-//   - an image whose tag does not exist: the service as it was before
-//     its last change.
+//   - an image whose tag does not exist, or a container that crashes in
+//     a loop: the service as it was before its last change.
 func fixFor(rep *diagnose.Report, service string, ws *workspace.Workspace) (words []string, why string) {
 	for _, f := range rep.Findings {
 		switch f.ID {
@@ -148,15 +156,19 @@ func fixFor(rep *diagnose.Report, service string, ws *workspace.Workspace) (word
 			}
 			q.Add(q)
 			return []string{"resources", service, "--memory", "/" + q.String()}, fmt.Sprintf("%s: the container was OOMKilled at its memory limit of %s (%s:%d); the fix doubles the limit.", f.ID, cur, f.File, f.Line)
-		case "KW-DIAG-003":
-			if !strings.Contains(f.Message, "does not exist") {
+		case "KW-DIAG-003", "KW-DIAG-001":
+			if f.ID == "KW-DIAG-003" && !strings.Contains(f.Message, "does not exist") {
 				continue
 			}
 			parent := serviceHistory(ws, service)
 			if parent == "" {
 				continue
 			}
-			return []string{"rollback", service, "--to", parent}, fmt.Sprintf("%s: the image's tag does not exist; the fix restores %s as it was before its last change.", f.ID, service)
+			what := "the image's tag does not exist"
+			if f.ID == "KW-DIAG-001" {
+				what = "the container crashes at start since the service's last change"
+			}
+			return []string{"rollback", service, "--to", parent}, fmt.Sprintf("%s: %s; the fix restores %s as it was before that change (a revert in git, which Flux applies).", f.ID, what, service)
 		}
 	}
 	return nil, ""

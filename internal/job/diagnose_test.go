@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -11,6 +12,9 @@ import (
 	"github.com/kubewright/kubewright/internal/diagnose/diagnosetest"
 	"github.com/kubewright/kubewright/internal/job"
 )
+
+// ownNamespace is a manifest's metadata.namespace line.
+var ownNamespace = regexp.MustCompile(`\n  namespace: \S+\n`)
 
 // cluster is the kube-apiserver (with the kubelet stand-in that serves
 // logs) the diagnose tests read; TestMain stops it.
@@ -34,7 +38,12 @@ func diagnoseCase(t *testing.T, name, ns, path string, edit func(string) string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	placed := strings.Replace(string(b), "metadata:\n", "metadata:\n  namespace: "+ns+"\n", 1)
+	placed := string(b)
+	if m := ownNamespace.FindString(placed); m != "" {
+		placed = strings.Replace(placed, m, "\n  namespace: "+ns+"\n", 1)
+	} else {
+		placed = strings.Replace(placed, "metadata:\n", "metadata:\n  namespace: "+ns+"\n", 1)
+	}
 	first := placed
 	if edit != nil {
 		first = edit(placed)
@@ -85,7 +94,9 @@ func TestDiagnoseCommand(t *testing.T) {
 	})
 
 	t.Run("a tag that does not exist: the service as it was", func(t *testing.T) {
-		good := func(s string) string { return strings.Replace(s, "ghcr.io/acme/cart:v1.4.3", "ghcr.io/acme/cart:v1.4.2", 1) }
+		good := func(s string) string {
+			return strings.Replace(s, "ghcr.io/acme/cart:v1.4.3", "ghcr.io/acme/cart:v1.4.2", 1)
+		}
 		e := diagnoseCase(t, "imagepull", "diag-pull", "k8s/cart/deployment.yaml", good)
 		n := e.onNewIssue(t, "octocat", "/ai diagnose cart --fix")
 		branch := "kubewright/rollback-cart-" + itoa(n)
@@ -94,6 +105,25 @@ func TestDiagnoseCommand(t *testing.T) {
 		}
 		if dep := e.show(t, branch, "k8s/cart/deployment.yaml"); !strings.Contains(dep, "image: ghcr.io/acme/cart:v1.4.2") {
 			t.Errorf("not rolled back:\n%s", dep)
+		}
+	})
+
+	t.Run("a crash loop since the last change: the service as it was", func(t *testing.T) {
+		withQueue := func(s string) string {
+			return strings.Replace(s, "            - name: API_TOKEN\n", "            - name: ORDERS_QUEUE_URL\n              value: amqp://rabbitmq:5672\n            - name: API_TOKEN\n", 1)
+		}
+		e := diagnoseCase(t, "crashloop", "diag-crash", "k8s/orders/deployment.yaml", withQueue)
+		n := e.onNewIssue(t, "octocat", "/ai diagnose orders --fix")
+		branch := "kubewright/rollback-orders-" + itoa(n)
+		pr, ok := pullFor(e, branch)
+		if !ok {
+			t.Fatalf("no pull request; status: %s", e.lastComment())
+		}
+		if dep := e.show(t, branch, "k8s/orders/deployment.yaml"); !strings.Contains(dep, "ORDERS_QUEUE_URL") {
+			t.Errorf("not rolled back:\n%s", dep)
+		}
+		if strings.Contains(pr.Body, "Sup3rS3cretPassw0rd") {
+			t.Error("the password from the log reached the pull request")
 		}
 	})
 

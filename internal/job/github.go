@@ -10,6 +10,7 @@ import (
 	"github.com/kubewright/kubewright/internal/analyze"
 	"github.com/kubewright/kubewright/internal/author/agent"
 	"github.com/kubewright/kubewright/internal/draft"
+	"github.com/kubewright/kubewright/internal/jobpage"
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/publish"
 	"github.com/kubewright/kubewright/internal/validate"
@@ -99,6 +100,10 @@ func (r *Runner) publishPR(ctx context.Context, log *slog.Logger, pub Publisher,
 			return err
 		}
 	}
+	r.putPage(ctx, q, func(p *jobpage.Record) {
+		p.PullRequest = opened.GetHTMLURL()
+		pageReport(p, pr.report)
+	})
 	log.Info("pull request ready", "pr", opened.GetNumber(), "draft", pr.draft)
 	return r.finishStatus(ctx, pub, q, fmt.Sprintf("✅ Opened %s: %s", opened.GetHTMLURL(), pr.state))
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/diagnose"
 	"github.com/kubewright/kubewright/internal/githubapp"
+	"github.com/kubewright/kubewright/internal/jobpage"
 	"github.com/kubewright/kubewright/internal/ops"
 	"github.com/kubewright/kubewright/internal/queue"
 	"github.com/kubewright/kubewright/internal/request"
@@ -65,6 +66,9 @@ type Runner struct {
 	usage   ops.UsageSource
 	cluster *diagnose.Cluster
 	follow  FollowUp
+	// pages records jobs for /jobs/<delivery>, linked under publicURL.
+	pages     jobpage.Store
+	publicURL string
 }
 
 var (
@@ -236,13 +240,21 @@ func (r *Runner) serve(ctx context.Context, log *slog.Logger, req request.Reques
 		}
 	}
 	if req.Intent != "" {
-		return r.settle(ctx, pub, q, r.do(ctx, log, gh, pub, q, req.Intent))
+		r.startPage(ctx, &q, req)
+		err := r.do(ctx, log, gh, pub, q, req.Intent)
+		r.endPage(ctx, q, err)
+		return r.settle(ctx, pub, q, err)
 	}
 	run, ok := r.commands()[req.Command.Name]
 	if !ok {
 		return r.finishStatus(ctx, pub, q, fmt.Sprintf("`%s %s` is not available yet in this version of kubewright.", r.prefix, req.Command.Name))
 	}
-	return r.settle(ctx, pub, q, run(ctx, log, gh, pub, q))
+	if req.Command.Name != command.Cancel {
+		r.startPage(ctx, &q, req)
+	}
+	err = run(ctx, log, gh, pub, q)
+	r.endPage(ctx, q, err)
+	return r.settle(ctx, pub, q, err)
 }
 
 // replyText is the parser's reply to a free-text request (the unknown
@@ -291,6 +303,8 @@ type task struct {
 	settings *settings
 	// trigger is what started the job: a comment, a label, a pull request.
 	trigger request.Trigger
+	// page is the job's record for its page (nil: pages are off).
+	page *page
 }
 
 func (q task) fullName() string { return q.owner + "/" + q.name }

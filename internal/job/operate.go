@@ -15,6 +15,7 @@ import (
 	"github.com/kubewright/kubewright/internal/command"
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/finding"
+	"github.com/kubewright/kubewright/internal/jobpage"
 	"github.com/kubewright/kubewright/internal/ops"
 	"github.com/kubewright/kubewright/internal/publish"
 	"github.com/kubewright/kubewright/internal/workspace"
@@ -97,6 +98,7 @@ func (r *Runner) operate(ctx context.Context, log *slog.Logger, gh *github.Clien
 	view := operationView(plan)
 	view.Issue, view.Closes = q.issue, cfg.PullRequest.CloseIssue
 	view.State = r.investigate(ctx, log, repo, plan.Service, ws.Dir())
+	r.putPage(ctx, q, func(p *jobpage.Record) { pageOperation(p, view) })
 	if planOnly {
 		return r.finishStatus(ctx, pub, q, publish.OperationPlan(view, r.prefix))
 	}
@@ -125,6 +127,7 @@ func (r *Runner) publishOperation(ctx context.Context, log *slog.Logger, pub Pub
 		state = "Validation found errors, so it is a draft; the findings are listed in it."
 	}
 	view.Branch, view.Report = branch, report
+	r.putPage(ctx, q, func(p *jobpage.Record) { pageOperation(p, view) })
 	log.Info("operation planned", "op", plan.Op, "service", plan.Service, "changes", len(plan.Changes), "files", len(plan.Files))
 	return r.publishPR(ctx, log, pub, q, ws, pullRequest{
 		branch: branch, draft: failed, report: report, state: state,

@@ -1,6 +1,7 @@
 package job_test
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,6 +11,8 @@ import (
 	"testing"
 
 	"github.com/kubewright/kubewright/internal/githubapp/githubtest"
+	"github.com/kubewright/kubewright/internal/job"
+	"github.com/kubewright/kubewright/internal/jobpage"
 )
 
 // show reads path at branch of acme/shop through git, as a reviewer
@@ -171,4 +174,31 @@ var (
 
 func stableBody(s string) string {
 	return sha.ReplaceAllString(timing.ReplaceAllString(s, "(TIME)"), "SHA")
+}
+
+// Every command's job is recorded for its page: the request, the plan's
+// change, the validation and the pull request; the status comment links
+// to it.
+func TestJobPageRecord(t *testing.T) {
+	e := newEnvFrom(t, reviewRepo, "")
+	store := jobpage.NewMemoryStore(100)
+	e.runner = e.rebuild(job.WithPages(store, "https://kubewright.acme.test/"))
+	e.onNewIssue(t, "octocat", "/ai scale cart 3")
+	delivery := "d-" + strconv.Itoa(e.n)
+	rec, ok, err := store.Get(context.Background(), delivery)
+	if err != nil || !ok {
+		t.Fatalf("no record of %s: %v", delivery, err)
+	}
+	if rec.Status != "done" || rec.Request != "/ai scale cart 3" || rec.Repo != "acme/shop" || rec.Actor != "octocat" {
+		t.Errorf("record %+v", rec)
+	}
+	if len(rec.Proposed) != 1 || rec.Proposed[0].Field != "spec.replicas" || rec.Proposed[0].To != "3" {
+		t.Errorf("proposed %+v", rec.Proposed)
+	}
+	if !strings.Contains(rec.PullRequest, "/pull/") || len(rec.Stages) == 0 || !strings.Contains(rec.Diff, "+  replicas: 3") {
+		t.Errorf("pull request %q, stages %v, diff %q", rec.PullRequest, rec.Stages, rec.Diff)
+	}
+	if got := e.lastComment(); !strings.Contains(got, "(https://kubewright.acme.test/jobs/"+delivery+")") {
+		t.Errorf("status comment without the page's link: %q", got)
+	}
 }

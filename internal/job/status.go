@@ -39,7 +39,7 @@ func (r *Runner) setStatus(ctx context.Context, pub Publisher, q task, body stri
 // finishStatus writes the final state and forgets the comment. A job
 // without a status comment gets the final state as a new comment.
 func (r *Runner) finishStatus(ctx context.Context, pub Publisher, q task, body string) error {
-	return pub.FinishStatus(ctx, q.thread(), q.delivery, body)
+	return pub.FinishStatus(ctx, q.thread(), q.delivery, body+r.pageLink(q))
 }
 
 // hasStatus reports whether the delivery has a status comment.

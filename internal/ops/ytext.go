@@ -31,12 +31,12 @@ type ytext struct {
 	// inline patch's line 1 is its file's line lineBase+1.
 	file     string
 	lineBase int
-	data   []byte
-	starts []int // byte offset of each line's start; starts[0] is line 1
-	docs   []*yaml.Node
-	want   []*yaml.Node
-	memo   map[*yaml.Node]*yaml.Node
-	spans  []span
+	data     []byte
+	starts   []int // byte offset of each line's start; starts[0] is line 1
+	docs     []*yaml.Node
+	want     []*yaml.Node
+	memo     map[*yaml.Node]*yaml.Node
+	spans    []span
 	// step is the file's mapping indentation; compact is true when it
 	// writes a sequence's "- " at its key's column.
 	step    int

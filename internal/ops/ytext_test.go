@@ -40,10 +40,14 @@ func TestEditPrimitives(t *testing.T) {
 			func(t *ytext, r *yaml.Node) error { return t.setPath(nodeAt(r, "spec"), []string{"d", "e"}, str("f")) },
 			"spec:\n    a: 1\n    b:\n        c: 2\n    d:\n        e: f\nz: 0\n"},
 		{"insert first", "spec:\n  # the selector\n  selector: {}\n",
-			func(t *ytext, r *yaml.Node) error { return t.insertPairFirst(nodeAt(r, "spec"), "replicas", intNode(3)) },
+			func(t *ytext, r *yaml.Node) error {
+				return t.insertPairFirst(nodeAt(r, "spec"), "replicas", intNode(3))
+			},
 			"spec:\n  replicas: 3\n  # the selector\n  selector: {}\n"},
 		{"empty flow mapping becomes block", "resources: {}\nname: x\n",
-			func(t *ytext, r *yaml.Node) error { return t.setPath(r, []string{"resources", "requests", "cpu"}, str("100m")) },
+			func(t *ytext, r *yaml.Node) error {
+				return t.setPath(r, []string{"resources", "requests", "cpu"}, str("100m"))
+			},
 			"resources:\n  requests:\n    cpu: 100m\nname: x\n"},
 		{"delete key with its comment", "a: 1\n# about b\nb:\n  c: 2\nd: 3\n",
 			func(t *ytext, r *yaml.Node) error { return t.deletePair(r, "b") },

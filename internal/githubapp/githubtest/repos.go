@@ -13,7 +13,9 @@ func (s *Server) getRepo(c *call) reply {
 	if rp == nil {
 		return notFound()
 	}
-	return reply{status: http.StatusOK, body: s.repoJSON(rp, true)}
+	body := s.repoJSON(rp, true)
+	s.viewRepo(body, rp, c.user)
+	return reply{status: http.StatusOK, body: body}
 }
 
 // legacyPermission maps a role to the permission field GitHub still reports.

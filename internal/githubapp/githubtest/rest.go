@@ -40,6 +40,7 @@ type call struct {
 	body    []byte
 	params  map[string]string
 	account string // the installation account behind the token
+	user    string // the person behind a user access token (oauth.go)
 }
 
 // reply is what a handler answers; body is marshaled to JSON.
@@ -177,6 +178,9 @@ func (s *Server) authorize(rt route, c *call) (reply, bool) {
 	}
 	if cred == "" || (scheme != "token" && scheme != "bearer") {
 		return unauthorized("Requires authentication"), false
+	}
+	if rt.auth == authUser || strings.HasPrefix(cred, userTokenPrefix) {
+		return s.authorizeUser(rt, c, cred)
 	}
 	account, ok := s.tokenAccount(cred)
 	if !ok {

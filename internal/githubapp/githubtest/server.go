@@ -95,6 +95,7 @@ type Server struct {
 	hook    func(operationID string, status int, body []byte) []byte
 	git     *gitHost
 	handler http.Handler
+	oauth   *oauthFlow // the user sign-in flow (oauth.go)
 
 	mu            sync.Mutex
 	nextID        int64
@@ -223,7 +224,7 @@ func New(t testing.TB, opts ...Option) *Server {
 	if err != nil {
 		t.Fatalf("githubtest: %v", err)
 	}
-	s.handler = s.withManifestFlow(mux)
+	s.handler = s.withManifestFlow(s.withOAuth(mux))
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	s.URL = srv.URL

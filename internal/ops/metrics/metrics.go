@@ -239,7 +239,7 @@ func (c *Client) Recommend(ctx context.Context, t Target) (*Recommendation, erro
 	if window <= 0 {
 		window = DefaultWindow
 	}
-	step := max(time.Second, (window/maxPoints).Round(time.Second))
+	step := max(time.Second, (window / maxPoints).Round(time.Second))
 	end := c.Now()
 	start := end.Add(-window)
 	cpuQ, memQ := c.Queries(t, step)

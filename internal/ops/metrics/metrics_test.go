@@ -46,9 +46,9 @@ func TestParseMatrix(t *testing.T) {
 		t.Fatalf("%+v %v", ss, err)
 	}
 	for body, want := range map[string]string{
-		`{"status":"error","errorType":"bad_data","error":"parse error"}`: "Prometheus refused the query: bad_data: parse error",
-		`{"status":"success","data":{"resultType":"vector","result":[]}}`: `answered a "vector"`,
-		`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,2]]}]}}`: "not a string",
+		`{"status":"error","errorType":"bad_data","error":"parse error"}`:                                 "Prometheus refused the query: bad_data: parse error",
+		`{"status":"success","data":{"resultType":"vector","result":[]}}`:                                 `answered a "vector"`,
+		`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,2]]}]}}`:   "not a string",
 		`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"x"]]}]}}`: `"x" is not a number`,
 		`<html>`: "not its API's JSON",
 	} {
