@@ -114,7 +114,16 @@ func (r *Runner) reviewPR(ctx context.Context, log *slog.Logger, gh *github.Clie
 	}
 	sha := headWS.BaseCommit()
 	t := q.thread()
-	posted, err := r.postReview(ctx, pub, q, t, sha, res, q.defaultBranch)
+	var risks []string
+	if r.agents != nil {
+		if risks, err = r.riskNotes(ctx, r.walk(ctx, q, cfg, log).meter, res.Review); err != nil {
+			log.Warn("review agent: no risk notes", "error", r.clean(err.Error()))
+		}
+		if r.agents.Ledger != nil {
+			r.forgetSpend(ctx, q, nil) // the notes are advice: no retry spends on them
+		}
+	}
+	posted, err := r.postReview(ctx, pub, q, t, sha, res, q.defaultBranch, risks...)
 	if err != nil {
 		return err
 	}
@@ -158,7 +167,7 @@ func sameRepository(q task, pr *github.PullRequest) bool {
 // postReview posts the review of sha: comments already posted by an
 // earlier review and still open are not posted again, and the comments
 // of findings that are gone are resolved.
-func (r *Runner) postReview(ctx context.Context, rv Reviewer, q task, t publish.Thread, sha string, res *Reviewed, branch string) (*publish.PostedReview, error) {
+func (r *Runner) postReview(ctx context.Context, rv Reviewer, q task, t publish.Thread, sha string, res *Reviewed, branch string, risks ...string) (*publish.PostedReview, error) {
 	hist, err := rv.History(ctx, t)
 	if err != nil {
 		return nil, err
@@ -185,7 +194,7 @@ func (r *Runner) postReview(ctx context.Context, rv Reviewer, q task, t publish.
 		}
 	}
 	view := publish.ReviewView{Head: sha, Introduced: res.Review.Delta.Introduced, Fixed: res.Review.Delta.Fixed, Kept: len(res.Review.Delta.Kept),
-		FluxDiff: res.Review.Diff.Markdown(review.RenderOptions{}), Settings: "settings from " + config.RepoConfigPath + " on " + branch}
+		FluxDiff: res.Review.Diff.Markdown(review.RenderOptions{}), Settings: "settings from " + config.RepoConfigPath + " on " + branch, Risks: risks}
 	var comments []publish.ReviewComment
 	newCount := 0
 	for _, c := range res.Review.Comments {

@@ -15,6 +15,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/kubewright/kubewright/internal/githubapp/githubtest"
+	"github.com/kubewright/kubewright/internal/llm/llmtest"
 )
 
 // reviewRepo is a small platform repository: a Go service, its
@@ -343,4 +344,41 @@ func findCheck(t *testing.T, e *env, sha, name string) githubtest.CheckRun {
 	}
 	t.Fatalf("no %s check run on %.7s (have %+v)", name, sha, e.fake.CheckRuns("acme", "shop"))
 	return githubtest.CheckRun{}
+}
+
+// With a model, the review carries the review agent's risk notes,
+// marked as the model's, fenced and redacted on the way in, made inert on
+// the way out, and without effect on the check.
+func TestReviewModelRisks(t *testing.T) {
+	e := newEnvFrom(t, reviewRepo, "")
+	srv := withModel(t, e, llmtest.Reply{Content: `{"risks":[{"risk":"One replica of cart during the rollout: @octocat, checkout fails while it restarts"}]}`})
+	head := e.push(t, "acme", "shop", "one-replica", map[string]string{
+		"k8s/cart/deployment.yaml": deployment(t, func(s string) string { return strings.Replace(s, "replicas: 2", "replicas: 1", 1) }),
+	})
+	n := e.fake.AddPull("acme", "shop", githubtest.PullSpec{User: "alice", Head: "one-replica"})
+	if err := e.pullEvent(t, "opened", n, false); err != nil {
+		t.Fatal(err)
+	}
+	rs := e.fake.Reviews("acme", "shop", n)
+	if len(rs) != 1 {
+		t.Fatalf("reviews %+v", rs)
+	}
+	body := rs[0].Body
+	if !strings.Contains(body, "From the review agent (a model; advice, never blocking)") || !strings.Contains(body, "One replica of cart during the rollout") {
+		t.Errorf("no risk notes in the review:\n%s", body)
+	}
+	if strings.Contains(body, "@octocat") {
+		t.Error("the model's @mention reached the review")
+	}
+	if c := findCheck(t, e, head, "kubewright/review"); c.Conclusion != "success" {
+		t.Errorf("the notes changed the check: %s", c.Conclusion)
+	}
+	reqs := srv.Requests()
+	if len(reqs) != 1 {
+		t.Fatalf("%d model calls, want 1", len(reqs))
+	}
+	user := reqs[0].Messages[len(reqs[0].Messages)-1].Content
+	if !strings.Contains(user, `<<<DATA label="flux-diff"`) || !strings.Contains(user, "replicas") {
+		t.Errorf("the model did not get the fenced Flux diff:\n%s", user)
+	}
 }

@@ -152,7 +152,7 @@ func ReviewBody(v ReviewView) string {
 	if len(v.Risks) > 0 {
 		b.WriteString("\n#### From the review agent (a model; advice, never blocking)\n\n")
 		for _, r := range v.Risks {
-			fmt.Fprintf(&b, "- %s\n", Sentence(r))
+			fmt.Fprintf(&b, "- %s\n", neutral(Sentence(r)))
 		}
 	}
 	if v.Settings != "" {
