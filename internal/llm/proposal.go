@@ -14,21 +14,10 @@ import (
 // and valid edits. Its errors say exactly what is wrong, so they can be
 // quoted back to the model.
 func ParseProposal(s string) (*Proposal, error) {
-	text := strings.TrimSpace(s)
-	if text == "" {
-		return nil, errors.New("the answer is empty: answer with one JSON object")
+	text, err := objectText(s)
+	if err != nil {
+		return nil, err
 	}
-	if strings.HasPrefix(text, "```") {
-		inner, err := unfence(text)
-		if err != nil {
-			return nil, err
-		}
-		text = inner
-	}
-	if !strings.HasPrefix(text, "{") {
-		return nil, errors.New("the answer does not start with '{': answer with only the JSON object, no prose")
-	}
-
 	dec := json.NewDecoder(strings.NewReader(text))
 	dec.DisallowUnknownFields()
 	var w wireProposal
@@ -189,4 +178,25 @@ func jsonKind(goKind string) string {
 		return "string"
 	}
 	return goKind
+}
+
+// objectText is the JSON object an answer holds: the answer trimmed, out
+// of a Markdown code fence when the model put it in one. Its errors are
+// quoted back to the model.
+func objectText(s string) (string, error) {
+	text := strings.TrimSpace(s)
+	if text == "" {
+		return "", errors.New("the answer is empty: answer with one JSON object")
+	}
+	if strings.HasPrefix(text, "```") {
+		inner, err := unfence(text)
+		if err != nil {
+			return "", err
+		}
+		text = inner
+	}
+	if !strings.HasPrefix(text, "{") {
+		return "", errors.New("the answer does not start with '{': answer with only the JSON object, no prose")
+	}
+	return text, nil
 }

@@ -144,19 +144,9 @@ func parseStructuredText(s string, root *schemaNode) (json.RawMessage, error) {
 	if len(s) > MaxStructuredBytes {
 		return nil, fmt.Errorf("the answer is %d bytes, more than the %d accepted: answer shorter", len(s), MaxStructuredBytes)
 	}
-	text := strings.TrimSpace(s)
-	if text == "" {
-		return nil, errors.New("the answer is empty: answer with one JSON object")
-	}
-	if strings.HasPrefix(text, "```") {
-		inner, err := unfence(text)
-		if err != nil {
-			return nil, err
-		}
-		text = inner
-	}
-	if !strings.HasPrefix(text, "{") {
-		return nil, errors.New("the answer does not start with '{': answer with only the JSON object, no prose")
+	text, err := objectText(s)
+	if err != nil {
+		return nil, err
 	}
 	dec := json.NewDecoder(strings.NewReader(text))
 	dec.UseNumber()
