@@ -45,6 +45,30 @@ func TestFollowUpAfterMerge(t *testing.T) {
 	}
 	e.runner = e.rebuild(job.WithCluster(cl), job.WithFollowUp(job.FollowUp{Timeout: 2 * time.Second, Every: 100 * time.Millisecond}))
 
+	kube := kubernetes.NewForConfigOrDie(te.Config)
+	ctx := context.Background()
+	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		t.Fatal(err)
+	}
+	two := int32(2)
+	labels := map[string]string{"app.kubernetes.io/name": "cart"}
+	dep, err := kube.AppsV1().Deployments("shop").Create(ctx, &appsv1.Deployment{
+		ObjectMeta: metav1.ObjectMeta{Name: "cart", Labels: labels},
+		Spec: appsv1.DeploymentSpec{Replicas: &two, Selector: &metav1.LabelSelector{MatchLabels: labels},
+			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
+				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "cart", Image: "ghcr.io/acme/cart:1.4.2"}}}}},
+	}, metav1.CreateOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	setReady := func(ready int32) {
+		t.Helper()
+		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: *dep.Spec.Replicas, UpdatedReplicas: *dep.Spec.Replicas, ReadyReplicas: ready, AvailableReplicas: ready}
+		if dep, err = kube.AppsV1().Deployments("shop").UpdateStatus(ctx, dep, metav1.UpdateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setReady(2)
 	n := e.onNewIssue(t, "octocat", "/ai scale cart 3")
 	branch := "kubewright/scale-cart-" + itoa(n)
 	pr, ok := pullFor(e, branch)
@@ -54,27 +78,10 @@ func TestFollowUpAfterMerge(t *testing.T) {
 	// The merge: main now holds the branch's Deployment.
 	e.push(t, "acme", "shop", "main", map[string]string{"k8s/cart/deployment.yaml": e.show(t, branch, "k8s/cart/deployment.yaml")})
 
-	kube := kubernetes.NewForConfigOrDie(te.Config)
-	ctx := context.Background()
-	if _, err := kube.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-		t.Fatal(err)
-	}
-	three := int32(3)
-	labels := map[string]string{"app.kubernetes.io/name": "cart"}
-	dep, err := kube.AppsV1().Deployments("shop").Create(ctx, &appsv1.Deployment{
-		ObjectMeta: metav1.ObjectMeta{Name: "cart", Labels: labels},
-		Spec: appsv1.DeploymentSpec{Replicas: &three, Selector: &metav1.LabelSelector{MatchLabels: labels},
-			Template: corev1.PodTemplateSpec{ObjectMeta: metav1.ObjectMeta{Labels: labels},
-				Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "cart", Image: "ghcr.io/acme/cart:1.4.2"}}}}},
-	}, metav1.CreateOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	setReady := func(ready int32) {
-		t.Helper()
-		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 3, UpdatedReplicas: 3, ReadyReplicas: ready, AvailableReplicas: ready}
-		if dep, err = kube.AppsV1().Deployments("shop").UpdateStatus(ctx, dep, metav1.UpdateOptions{}); err != nil {
-			t.Fatal(err)
+	// The pull request shows the service as the cluster runs it now.
+	for _, want := range []string{"## Current state", "Deployment `cart`: 2 replicas wanted, 2 ready", "`cart` runs `ghcr.io/acme/cart:1.4.2`"} {
+		if !strings.Contains(pr.Body, want) {
+			t.Errorf("body lacks %q:\n%s", want, pr.Body)
 		}
 	}
 	merge := func() string {
@@ -90,6 +97,12 @@ func TestFollowUpAfterMerge(t *testing.T) {
 		return e.lastComment()
 	}
 
+	// Flux applies the merged change.
+	three := int32(3)
+	dep.Spec.Replicas = &three
+	if dep, err = kube.AppsV1().Deployments("shop").Update(ctx, dep, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	setReady(1)
 	if got := merge(); !strings.Contains(got, "⚠️ The merged `scale` of `cart` is not live in `shop` after 2s") || !strings.Contains(got, "1 of 3 replicas ready") {
 		t.Errorf("not ready: %q", got)

@@ -14,6 +14,7 @@ import (
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/ops"
 	"github.com/kubewright/kubewright/internal/publish"
+	"github.com/kubewright/kubewright/internal/validate/build"
 )
 
 // investigateTimeout bounds the read-only look at the cluster before an
@@ -39,11 +40,20 @@ func (r *Runner) investigate(ctx context.Context, log *slog.Logger, repo *ops.Re
 	if err != nil {
 		return nil
 	}
+	// Where the rendered manifests put the service: a kustomization's
+	// namespace or a Flux Kustomization's targetNamespace count too.
 	ns := "default"
-	for _, d := range defs {
-		if d.Namespace != "" {
-			ns = d.Namespace
-			break
+	if in, _, err := build.Load(ctx, dir); err == nil {
+		if nss := diagnose.RepoNamespaces(in, service); len(nss) > 0 {
+			ns = nss[0]
+		}
+	}
+	if ns == "default" {
+		for _, d := range defs {
+			if d.Namespace != "" {
+				ns = d.Namespace
+				break
+			}
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, investigateTimeout)
