@@ -51,6 +51,7 @@ variable; a missing or malformed setting stops start-up with its name.`,
 	f.StringVar(&cfg.GoProxy, "go-proxy", cfg.GoProxy, "GOPROXY for generated Go modules' requirements, downloaded outside the sandbox; off = none (KUBEWRIGHT_GOPROXY; default: go env GOPROXY)")
 	f.StringVar(&cfg.Kubeconfig, "kubeconfig", cfg.Kubeconfig, "the cluster operations and /ai diagnose read (read-only): a kubeconfig, or in-cluster (KUBEWRIGHT_KUBECONFIG)")
 	f.StringVar(&cfg.KubeContext, "kube-context", cfg.KubeContext, "the kubeconfig's context (KUBEWRIGHT_KUBE_CONTEXT)")
+	f.StringVar(&cfg.NotifyURL, "notify-url", cfg.NotifyURL, "Slack-compatible incoming webhook every /ai diagnose is posted to (KUBEWRIGHT_NOTIFY_URL; prefer the variable)")
 	f.StringVar(&cfg.Prometheus, "prometheus-url", cfg.Prometheus, "Prometheus for /ai resources --from-metrics (KUBEWRIGHT_PROMETHEUS_URL)")
 	f.StringVar(&cfg.LLMBaseURL, "llm-base-url", cfg.LLMBaseURL, "OpenAI-compatible API for free-text requests (KUBEWRIGHT_LLM_BASE_URL; the key only as KUBEWRIGHT_LLM_API_KEY)")
 	f.StringVar(&cfg.LLMModel, "llm-model", cfg.LLMModel, "model for free-text requests; empty disables them (KUBEWRIGHT_LLM_MODEL)")

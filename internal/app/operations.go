@@ -11,6 +11,7 @@ import (
 	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/diagnose"
 	"github.com/kubewright/kubewright/internal/job"
+	"github.com/kubewright/kubewright/internal/notify"
 	"github.com/kubewright/kubewright/internal/ops/metrics"
 )
 
@@ -25,6 +26,13 @@ func operations(cfg config.Server, log *slog.Logger) ([]job.Option, error) {
 			return nil, fmt.Errorf("--prometheus-url / KUBEWRIGHT_PROMETHEUS_URL: %w", err)
 		}
 		opts = append(opts, job.WithUsage(c))
+	}
+	if cfg.NotifyURL != "" {
+		w, err := notify.New(cfg.NotifyURL)
+		if err != nil {
+			return nil, fmt.Errorf("KUBEWRIGHT_NOTIFY_URL: %w", err)
+		}
+		opts = append(opts, job.WithNotifier(w))
 	}
 	if cfg.Kubeconfig == "" {
 		log.Info("no cluster configured: operations show no current state, /ai diagnose is off (set KUBEWRIGHT_KUBECONFIG)")

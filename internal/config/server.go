@@ -32,6 +32,7 @@ type Server struct {
 	Kubeconfig  string // KUBEWRIGHT_KUBECONFIG: a kubeconfig file, or "in-cluster" for the Pod's ServiceAccount
 	KubeContext string // KUBEWRIGHT_KUBE_CONTEXT: the kubeconfig's context (default: its current one)
 	Prometheus  string // KUBEWRIGHT_PROMETHEUS_URL: the Prometheus /resources --from-metrics asks
+	NotifyURL   string // KUBEWRIGHT_NOTIFY_URL: a Slack-compatible incoming webhook every /ai diagnose is posted to
 
 	// The LLM agents (free-text requests); off while LLMModel is empty.
 	LLMBaseURL    string // KUBEWRIGHT_LLM_BASE_URL: any OpenAI-compatible API, default https://api.openai.com/v1
@@ -52,11 +53,12 @@ func ServerDefaults(getenv func(string) string) (Server, error) {
 		"KUBEWRIGHT_PREFIX": &s.Prefix, "KUBEWRIGHT_TRIGGER_LABEL": &s.TriggerLabel, "KUBEWRIGHT_CRDS": &s.CRDs, "KUBEBUILDER_ASSETS": &s.Assets, "KUBEWRIGHT_ASSETS": &s.Assets,
 		"KUBEWRIGHT_LLM_BASE_URL": &s.LLMBaseURL, "KUBEWRIGHT_LLM_MODEL": &s.LLMModel, "OPENAI_API_KEY": &s.LLMAPIKey, "KUBEWRIGHT_LLM_API_KEY": &s.LLMAPIKey,
 		"KUBEWRIGHT_KUBECONFIG": &s.Kubeconfig, "KUBEWRIGHT_KUBE_CONTEXT": &s.KubeContext, "KUBEWRIGHT_PROMETHEUS_URL": &s.Prometheus,
+		"KUBEWRIGHT_NOTIFY_URL": &s.NotifyURL,
 	}
 	for _, k := range []string{"KUBEWRIGHT_LISTEN", "KUBEWRIGHT_METRICS_LISTEN", "KUBEWRIGHT_PRIVATE_KEY_FILE", "KUBEWRIGHT_WEBHOOK_SECRET", "KUBEWRIGHT_DATABASE_URL",
 		"KUBEWRIGHT_DATA_DIR", "KUBEWRIGHT_GITHUB_URL", "KUBEWRIGHT_PREFIX", "KUBEWRIGHT_TRIGGER_LABEL", "KUBEWRIGHT_CRDS", "KUBEBUILDER_ASSETS", "KUBEWRIGHT_ASSETS",
 		"KUBEWRIGHT_LLM_BASE_URL", "KUBEWRIGHT_LLM_MODEL", "OPENAI_API_KEY", "KUBEWRIGHT_LLM_API_KEY",
-		"KUBEWRIGHT_KUBECONFIG", "KUBEWRIGHT_KUBE_CONTEXT", "KUBEWRIGHT_PROMETHEUS_URL"} {
+		"KUBEWRIGHT_KUBECONFIG", "KUBEWRIGHT_KUBE_CONTEXT", "KUBEWRIGHT_PROMETHEUS_URL", "KUBEWRIGHT_NOTIFY_URL"} {
 		if v := getenv(k); v != "" {
 			*str[k] = v
 		}

@@ -14,10 +14,15 @@ import (
 	"github.com/kubewright/kubewright/internal/diagnose"
 	"github.com/kubewright/kubewright/internal/jobpage"
 	"github.com/kubewright/kubewright/internal/llm"
+	"github.com/kubewright/kubewright/internal/notify"
 	"github.com/kubewright/kubewright/internal/ops"
 	"github.com/kubewright/kubewright/internal/validate/build"
 	"github.com/kubewright/kubewright/internal/workspace"
 )
+
+// WithNotifier posts every diagnosis `/ai diagnose` makes to a
+// Slack-compatible incoming webhook as well.
+func WithNotifier(w *notify.Webhook) Option { return func(r *Runner) { r.notifier = w } }
 
 // diagnose answers `/ai diagnose SERVICE [--fix]`: a read-only look at
 // the cluster, each finding traced to the line of the default branch
@@ -84,6 +89,13 @@ func (r *Runner) diagnose(ctx context.Context, log *slog.Logger, gh *github.Clie
 		p.Current = append(p.Current[:0], rep.Notes...)
 	})
 	log.Info("diagnosed", "namespace", ns, "service", service, "findings", len(rep.Findings), "requests", rep.Stats.Requests)
+	if r.notifier != nil {
+		// A team channel hears of it too; the job's answer does not wait
+		// on the channel, nor fail with it.
+		if err := r.notifier.Post(ctx, notify.Diagnosis(rep)); err != nil {
+			log.Warn("diagnosis notification", "error", r.clean(err.Error()))
+		}
+	}
 	if !fix {
 		return r.finishStatus(ctx, pub, q, body)
 	}

@@ -1,16 +1,21 @@
 package job_test
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kubewright/kubewright/internal/diagnose"
 	"github.com/kubewright/kubewright/internal/diagnose/diagnosetest"
 	"github.com/kubewright/kubewright/internal/job"
+	"github.com/kubewright/kubewright/internal/notify"
 )
 
 // ownNamespace is a manifest's metadata.namespace line.
@@ -25,7 +30,7 @@ var cluster diagnosetest.Shared
 // edit applied to the file at path for the first commit and the case's
 // own file pushed on top when edit is set; and sets the cluster state the
 // mistake causes up in ns. The Runner reads that cluster.
-func diagnoseCase(t *testing.T, name, ns, path string, edit func(string) string) *env {
+func diagnoseCase(t *testing.T, name, ns, path string, edit func(string) string, opts ...job.Option) *env {
 	t.Helper()
 	te := cluster.Get(t)
 	caseDir := filepath.Join("..", "diagnose", "testdata", name)
@@ -60,7 +65,7 @@ func diagnoseCase(t *testing.T, name, ns, path string, edit func(string) string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.runner = e.rebuild(job.WithCluster(cl))
+	e.runner = e.rebuild(append([]job.Option{job.WithCluster(cl)}, opts...)...)
 	return e
 }
 
@@ -68,9 +73,27 @@ func diagnoseCase(t *testing.T, name, ns, path string, edit func(string) string)
 // lines; with --fix it opens the pull request of the repository fix.
 func TestDiagnoseCommand(t *testing.T) {
 	t.Run("OOMKilled: the memory limit doubled", func(t *testing.T) {
-		e := diagnoseCase(t, "oomkilled", "diag-oom", "k8s/reports/deployment.yaml", nil)
+		var mu sync.Mutex
+		var posted []string
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			posted = append(posted, string(b))
+			mu.Unlock()
+		}))
+		defer hook.Close()
+		w, err := notify.New(hook.URL + "/services/T000/B000/x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		e := diagnoseCase(t, "oomkilled", "diag-oom", "k8s/reports/deployment.yaml", nil, job.WithNotifier(w))
 		e.onNewIssue(t, "octocat", "/ai diagnose reports")
 		got := e.lastComment()
+		mu.Lock()
+		if len(posted) != 1 || !strings.Contains(posted[0], "KW-DIAG-002") || !strings.Contains(posted[0], "reports") {
+			t.Errorf("the team's channel heard %q", posted)
+		}
+		mu.Unlock()
 		for _, s := range []string{"### Diagnosis of `reports` in `diag-oom`", "KW-DIAG-002", "OOMKilled", "/acme/shop/blob/", "k8s/reports/deployment.yaml#L"} {
 			if !strings.Contains(got, s) {
 				t.Errorf("diagnosis lacks %q:\n%s", s, got)

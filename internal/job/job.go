@@ -22,6 +22,7 @@ import (
 	"github.com/kubewright/kubewright/internal/diagnose"
 	"github.com/kubewright/kubewright/internal/githubapp"
 	"github.com/kubewright/kubewright/internal/jobpage"
+	"github.com/kubewright/kubewright/internal/notify"
 	"github.com/kubewright/kubewright/internal/ops"
 	"github.com/kubewright/kubewright/internal/queue"
 	"github.com/kubewright/kubewright/internal/request"
@@ -69,6 +70,8 @@ type Runner struct {
 	// pages records jobs for /jobs/<delivery>, linked under publicURL.
 	pages     jobpage.Store
 	publicURL string
+	// notifier hears of every diagnosis (nil: none).
+	notifier *notify.Webhook
 }
 
 var (
