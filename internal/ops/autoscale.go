@@ -6,6 +6,8 @@ import (
 	"path"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/yamlnode"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	sigsyaml "sigs.k8s.io/yaml"
@@ -118,7 +120,7 @@ func (a Autoscale) edit(e *editor, h *object) error {
 	if err != nil {
 		return err
 	}
-	spec := nodeAt(h.root, "spec")
+	spec := yamlnode.At(h.root, "spec")
 	why := "autoscale"
 	if err := e.setField(t, h.ref(), "spec.minReplicas", spec, []string{"minReplicas"}, intNode(a.Min), why); err != nil {
 		return err
@@ -129,11 +131,11 @@ func (a Autoscale) edit(e *editor, h *object) error {
 	if scalarAt(h.root, "apiVersion") == "autoscaling/v1" {
 		return e.setField(t, h.ref(), "spec.targetCPUUtilizationPercentage", spec, []string{"targetCPUUtilizationPercentage"}, intNode(a.cpu()), why)
 	}
-	ms := nodeAt(spec, "metrics")
+	ms := yamlnode.At(spec, "metrics")
 	if ms != nil && ms.Kind == yaml.SequenceNode {
 		for i, m := range ms.Content {
 			if scalarAt(m, "type") == "Resource" && scalarAt(m, "resource", "name") == "cpu" {
-				return e.setField(t, h.ref(), fmt.Sprintf("spec.metrics[%d].resource.target.averageUtilization", i), nodeAt(m, "resource"),
+				return e.setField(t, h.ref(), fmt.Sprintf("spec.metrics[%d].resource.target.averageUtilization", i), yamlnode.At(m, "resource"),
 					[]string{"target", "averageUtilization"}, intNode(a.cpu()), why)
 			}
 		}
@@ -254,7 +256,7 @@ func removeReplicas(e *editor, ws []*workload) error {
 	why := "an autoscaler owns the replicas"
 	removed := false
 	for _, w := range ws {
-		if nodeAt(w.obj.root, "spec", "replicas") == nil {
+		if yamlnode.At(w.obj.root, "spec", "replicas") == nil {
 			continue
 		}
 		t, err := e.doc(w.obj)
@@ -281,7 +283,7 @@ func removeReplicas(e *editor, ws []*workload) error {
 		}
 	}
 	for _, bp := range e.patchesFor(ovs) {
-		if root := smpRoot(bp.p); root != nil && nodeAt(root, "spec", "replicas") != nil {
+		if root := smpRoot(bp.p); root != nil && yamlnode.At(root, "spec", "replicas") != nil {
 			t, err := e.patchDoc(bp.p)
 			if err != nil {
 				return err

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/yamlnode"
 )
 
 // The places that define a field of a service, and the edits of them
@@ -37,7 +39,7 @@ func (e *editor) patchDoc(p *patch) (*ytext, error) {
 // setField sets the value at path below mapping m and records the change
 // (nothing when the value already is the one asked for).
 func (e *editor) setField(t *ytext, object, field string, m *yaml.Node, path []string, value *yaml.Node, why string) error {
-	cur := nodeAt(m, path...)
+	cur := yamlnode.At(m, path...)
 	from := ""
 	if cur != nil && cur.Kind == yaml.ScalarNode && !isNull(cur) {
 		from = cur.Value
@@ -59,14 +61,14 @@ func (e *editor) setField(t *ytext, object, field string, m *yaml.Node, path []s
 // removeField removes the key at path below m; when that would leave its
 // mapping empty, the key holding the mapping goes instead.
 func (e *editor) removeField(t *ytext, object, field string, m *yaml.Node, path []string, why string) error {
-	cur := nodeAt(m, path...)
+	cur := yamlnode.At(m, path...)
 	if cur == nil {
 		return nil
 	}
 	for i := len(path) - 1; i >= 0; i-- {
 		parent := m
 		if i > 0 {
-			parent = nodeAt(m, path[:i]...)
+			parent = yamlnode.At(m, path[:i]...)
 		}
 		if t.remaining(parent) > 1 || i == 0 {
 			if err := t.deletePair(parent, path[i]); err != nil {
@@ -145,7 +147,7 @@ func jsonOps(p *patch, match func(path string) bool) []*yaml.Node {
 	var out []*yaml.Node
 	for _, op := range p.docs[0].Content[0].Content {
 		kind := scalarAt(op, "op")
-		if (kind == "add" || kind == "replace") && match(scalarAt(op, "path")) && nodeAt(op, "value") != nil {
+		if (kind == "add" || kind == "replace") && match(scalarAt(op, "path")) && yamlnode.At(op, "value") != nil {
 			out = append(out, op)
 		}
 	}
@@ -161,7 +163,7 @@ func containerPath(c *container, field ...string) string {
 // smpContainer finds the container named name in a strategic-merge
 // patch of a workload.
 func smpContainer(root *yaml.Node, name string) *yaml.Node {
-	s := nodeAt(root, "spec", "template", "spec", "containers")
+	s := yamlnode.At(root, "spec", "template", "spec", "containers")
 	if s == nil || s.Kind != yaml.SequenceNode {
 		return nil
 	}

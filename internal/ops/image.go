@@ -9,6 +9,8 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/yamlnode"
 )
 
 // Image sets a service's image tag or digest everywhere it is defined:
@@ -161,7 +163,7 @@ func (i Image) overlays(e *editor, w *workload, c *container, cur, want imageRef
 				if err := e.setField(t, obj, f.key, ent.node, []string{f.key}, str(f.v), "new image"); err != nil {
 					return nil, err
 				}
-				if v := nodeAt(ent.node, f.key); v != nil {
+				if v := yamlnode.At(ent.node, f.key); v != nil {
 					if s, ok := parseSetter(v.LineComment); ok {
 						setters = append(setters, fieldSetter{s: s, file: ov.k.file.path, line: v.Line, cur: was})
 					}
@@ -177,7 +179,7 @@ func (i Image) overlays(e *editor, w *workload, c *container, cur, want imageRef
 		if err != nil {
 			return nil, err
 		}
-		if pc := smpContainer(smpRoot(bp.p), c.name); pc != nil && nodeAt(pc, "image") != nil {
+		if pc := smpContainer(smpRoot(bp.p), c.name); pc != nil && yamlnode.At(pc, "image") != nil {
 			pcur := parseImage(scalarAt(pc, "image"))
 			next := imageRef{name: pcur.name, tag: want.tag, digest: want.digest}
 			if err := e.setField(t, bp.p.where(), containerField(c, "image"), pc, []string{"image"}, str(next.String()), "new image"); err != nil {
@@ -232,7 +234,7 @@ func pinPolicy(e *editor, fs fieldSetter, want imageRef, service string) (string
 		return "", nil
 	}
 	where := fmt.Sprintf("%s (%s:%d)", pol.ref(), pol.file.path, pol.root.Line)
-	spec := nodeAt(pol.root, "spec")
+	spec := yamlnode.At(pol.root, "spec")
 	back, why := movesBack(spec, fs.cur, want)
 	if !back {
 		e.note("The Flux %s would select this tag too (%s): the image automation keeps updating %s within its policy.", where, why, service)
@@ -259,12 +261,12 @@ func pinPolicy(e *editor, fs fieldSetter, want imageRef, service string) (string
 	if err := e.setField(t, pol.ref(), "spec.filterTags.pattern", spec, []string{"filterTags", "pattern"}, str(pattern), "pin: "+why); err != nil {
 		return "", err
 	}
-	if nodeAt(spec, "filterTags", "extract") != nil {
+	if yamlnode.At(spec, "filterTags", "extract") != nil {
 		if err := e.removeField(t, pol.ref(), "spec.filterTags.extract", spec, []string{"filterTags", "extract"}, "pin: the pattern selects one tag"); err != nil {
 			return "", err
 		}
 	}
-	if nodeAt(spec, "policy", "semver") != nil {
+	if yamlnode.At(spec, "policy", "semver") != nil {
 		if err := e.setField(t, pol.ref(), "spec.policy", spec, []string{"policy"}, mapping("alphabetical", mapping("order", "asc")), "pin: a semver range cannot select "+want.tag); err != nil {
 			return "", err
 		}
@@ -292,7 +294,7 @@ func movesBack(spec *yaml.Node, cur, want imageRef) (bool, string) {
 		}
 	}
 	switch {
-	case nodeAt(spec, "policy", "semver") != nil:
+	case yamlnode.At(spec, "policy", "semver") != nil:
 		rng := scalarAt(spec, "policy", "semver", "range")
 		c, err := semver.NewConstraint(rng)
 		v, verr := semver.NewVersion(want.tag)
@@ -308,7 +310,7 @@ func movesBack(spec *yaml.Node, cur, want imageRef) (bool, string) {
 			return true, fmt.Sprintf("%s is older than %s, which its range %q selects", want.tag, cur.tag, rng)
 		}
 		return false, fmt.Sprintf("%s is within the semver range %q and not older than %s", want.tag, rng, orDefault(cur.tag, "the current tag"))
-	case nodeAt(spec, "policy", "numerical") != nil:
+	case yamlnode.At(spec, "policy", "numerical") != nil:
 		desc := scalarAt(spec, "policy", "numerical", "order") == "desc"
 		a, aerr := strconv.ParseFloat(want.tag, 64)
 		b, berr := strconv.ParseFloat(cur.tag, 64)

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/yamlnode"
 )
 
 // kust is a kustomization: a kustomization.yaml (root is the file's
@@ -78,7 +80,7 @@ func (r *Repo) patchesOf(k *kust) []*patch {
 func (r *Repo) parsePatches(k *kust) []*patch {
 	var out []*patch
 	for _, list := range []string{"patches", "patchesStrategicMerge", "patchesJson6902"} {
-		s := nodeAt(k.root, list)
+		s := yamlnode.At(k.root, list)
 		if s == nil || s.Kind != yaml.SequenceNode {
 			continue
 		}
@@ -94,13 +96,13 @@ func (r *Repo) parsePatches(k *kust) []*patch {
 					}
 				}
 			case yaml.MappingNode:
-				p.target = nodeAt(it, "target")
-				if v := nodeAt(it, "path"); v != nil {
+				p.target = yamlnode.At(it, "target")
+				if v := yamlnode.At(it, "path"); v != nil {
 					if f, ok := joinRel(k.dir, v.Value); ok {
 						p.file = f
 					}
 				} else {
-					src = nodeAt(it, "patch")
+					src = yamlnode.At(it, "patch")
 				}
 			}
 			switch {
@@ -195,7 +197,7 @@ type imageEntry struct {
 // imagesOf lists the images: entries of k naming image (a repository,
 // without tag or digest).
 func imagesOf(k *kust, image string) []*imageEntry {
-	s := nodeAt(k.root, "images")
+	s := yamlnode.At(k.root, "images")
 	if s == nil || s.Kind != yaml.SequenceNode {
 		return nil
 	}
@@ -210,7 +212,7 @@ func imagesOf(k *kust, image string) []*imageEntry {
 
 // replicasOf lists the replicas: entries of k naming workload name.
 func replicasOf(k *kust, name string) []*imageEntry {
-	s := nodeAt(k.root, "replicas")
+	s := yamlnode.At(k.root, "replicas")
 	if s == nil || s.Kind != yaml.SequenceNode {
 		return nil
 	}
@@ -226,7 +228,7 @@ func replicasOf(k *kust, name string) []*imageEntry {
 // resourceList returns the resources: list of kustomization k and the
 // index of the entry naming file (-1 when none does).
 func resourceList(k *kust, file string) (*yaml.Node, int) {
-	s := nodeAt(k.root, "resources")
+	s := yamlnode.At(k.root, "resources")
 	if s == nil || s.Kind != yaml.SequenceNode {
 		return nil, -1
 	}

@@ -11,6 +11,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/kubewright/kubewright/internal/yamlnode"
+
 	"github.com/kubewright/kubewright/internal/yamlsafe"
 )
 
@@ -160,7 +162,7 @@ func (r *Repo) index() {
 				continue
 			}
 			if o.kind == "Kustomization" && strings.HasPrefix(scalarAt(root, "apiVersion"), "kustomize.toolkit.fluxcd.io/") {
-				if spec := nodeAt(root, "spec"); spec != nil && spec.Kind == yaml.MappingNode {
+				if spec := yamlnode.At(root, "spec"); spec != nil && spec.Kind == yaml.MappingNode {
 					r.kusts = append(r.kusts, &kust{file: f, dir: ".", root: spec, flux: o, fluxPath: cleanFluxPath(scalarAt(spec, "path"))})
 				}
 			}
@@ -250,7 +252,7 @@ func (r *Repo) reachKust(k *kust, out, seen map[string]bool, depth int) {
 	}
 	seen[k.file.path] = true
 	for _, list := range []string{"resources", "bases", "components"} {
-		s := nodeAt(k.root, list)
+		s := yamlnode.At(k.root, list)
 		if s == nil || s.Kind != yaml.SequenceNode {
 			continue
 		}

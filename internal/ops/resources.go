@@ -9,6 +9,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/kubewright/kubewright/internal/ops/metrics"
+	"github.com/kubewright/kubewright/internal/yamlnode"
 )
 
 // Resources sets a container's CPU and memory requests and limits
@@ -187,7 +188,7 @@ func (r Resources) set(e *editor, w *workload, c *container, res, key, v string)
 		if err != nil {
 			return err
 		}
-		if pc := smpContainer(smpRoot(bp.p), c.name); pc != nil && nodeAt(pc, "resources", key, res) != nil {
+		if pc := smpContainer(smpRoot(bp.p), c.name); pc != nil && yamlnode.At(pc, "resources", key, res) != nil {
 			if err := e.setField(pt, bp.p.where(), field, pc, []string{"resources", key, res}, str(v), why); err != nil {
 				return err
 			}
@@ -196,7 +197,7 @@ func (r Resources) set(e *editor, w *workload, c *container, res, key, v string)
 			ptr := containerPath(c, sub...)
 			rest := []string{"resources", key, res}[len(sub):]
 			for _, op := range jsonOps(bp.p, func(p string) bool { return p == ptr }) {
-				if len(rest) > 0 && nodeAt(op, append([]string{"value"}, rest...)...) == nil {
+				if len(rest) > 0 && yamlnode.At(op, append([]string{"value"}, rest...)...) == nil {
 					continue
 				}
 				if err := e.setField(pt, bp.p.where(), ptr, op, append([]string{"value"}, rest...), str(v), why); err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/yamlnode"
 )
 
 // TreeAt returns the repository's tree at a revision (a commit SHA or a
@@ -302,7 +304,7 @@ func (b Rollback) entries(e *editor, k, ok *kust, now, then []*imageEntry, list 
 		return err
 	}
 	for _, f := range fields {
-		v := nodeAt(then[0].node, f)
+		v := yamlnode.At(then[0].node, f)
 		if v == nil {
 			if err := e.removeField(t, obj, f, ent.node, []string{f}, "as at "+b.To); err != nil {
 				return err

@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/yamlnode"
 	"k8s.io/apimachinery/pkg/api/resource"
 )
 
@@ -71,13 +73,13 @@ func (s Scale) plan(_ context.Context, e *editor, ws []*workload, _ Options) err
 		if err != nil {
 			return err
 		}
-		spec := nodeAt(w.obj.root, "spec")
+		spec := yamlnode.At(w.obj.root, "spec")
 		cur := scalarAt(spec, "replicas")
 		if cur == "" {
 			cur = "1"
 		}
 		from[cur] = true
-		if nodeAt(spec, "replicas") == nil {
+		if yamlnode.At(spec, "replicas") == nil {
 			if err := t.insertPairFirst(spec, "replicas", intNode(s.Replicas)); err != nil {
 				return err
 			}
@@ -141,9 +143,9 @@ func (s Scale) overlays(e *editor, ws []*workload, why string, from map[string]b
 		if err != nil {
 			return err
 		}
-		if root := smpRoot(bp.p); root != nil && nodeAt(root, "spec", "replicas") != nil {
+		if root := smpRoot(bp.p); root != nil && yamlnode.At(root, "spec", "replicas") != nil {
 			from[scalarAt(root, "spec", "replicas")] = true
-			if err := e.setField(t, bp.p.where(), "spec.replicas", nodeAt(root, "spec"), []string{"replicas"}, intNode(s.Replicas), why); err != nil {
+			if err := e.setField(t, bp.p.where(), "spec.replicas", yamlnode.At(root, "spec"), []string{"replicas"}, intNode(s.Replicas), why); err != nil {
 				return err
 			}
 		}
@@ -161,9 +163,9 @@ func (s Scale) overlays(e *editor, ws []*workload, why string, from map[string]b
 // so node drains and rollouts can still evict a pod.
 func (s Scale) keepPDB(e *editor, pdb *object) error {
 	n := s.Replicas
-	spec := nodeAt(pdb.root, "spec")
+	spec := yamlnode.At(pdb.root, "spec")
 	where := fmt.Sprintf("%s (%s:%d)", pdb.ref(), pdb.file.path, pdb.root.Line)
-	if v := nodeAt(spec, "minAvailable"); v != nil && v.Kind == yaml.ScalarNode {
+	if v := yamlnode.At(spec, "minAvailable"); v != nil && v.Kind == yaml.ScalarNode {
 		need := minAvailable(v.Value, n)
 		switch {
 		case need < n || n == 0:
@@ -180,7 +182,7 @@ func (s Scale) keepPDB(e *editor, pdb *object) error {
 			e.warn("%s requires %s of the %d replicas available: no pod can be evicted, so node drains block. Scale to at least %d, or lower its minAvailable.", where, v.Value, n, need+1)
 		}
 	}
-	if v := nodeAt(spec, "maxUnavailable"); v != nil && v.Kind == yaml.ScalarNode && n > 0 {
+	if v := yamlnode.At(spec, "maxUnavailable"); v != nil && v.Kind == yaml.ScalarNode && n > 0 {
 		if q, err := strconv.Atoi(strings.TrimSuffix(v.Value, "%")); err == nil && q == 0 {
 			e.warn("%s has maxUnavailable %s: no pod can be evicted, so node drains block.", where, v.Value)
 		}

@@ -10,6 +10,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/kubewright/kubewright/internal/yamlnode"
+
 	"github.com/kubewright/kubewright/internal/textdist"
 )
 
@@ -42,7 +44,7 @@ func (r *Repo) workloads() []*workload {
 		if o.kind != "Deployment" && o.kind != "StatefulSet" || r.patchFiles[o.file.path] || o.name == "" {
 			continue
 		}
-		pod := nodeAt(o.root, "spec", "template", "spec")
+		pod := yamlnode.At(o.root, "spec", "template", "spec")
 		if pod == nil || pod.Kind != yaml.MappingNode {
 			continue
 		}
@@ -62,7 +64,7 @@ func (r *Repo) workloads() []*workload {
 
 // labelsAt reads a string map at a path.
 func labelsAt(n *yaml.Node, path ...string) map[string]string {
-	m := nodeAt(n, path...)
+	m := yamlnode.At(n, path...)
 	out := map[string]string{}
 	if m == nil || m.Kind != yaml.MappingNode {
 		return out
@@ -135,7 +137,7 @@ func (r *Repo) find(service string) ([]*workload, error) {
 
 // containers lists the containers of w's pod spec.
 func (w *workload) containers() []*container {
-	s := nodeAt(w.pod, "containers")
+	s := yamlnode.At(w.pod, "containers")
 	if s == nil || s.Kind != yaml.SequenceNode {
 		return nil
 	}
@@ -145,7 +147,7 @@ func (w *workload) containers() []*container {
 			continue
 		}
 		ct := &container{w: w, index: i, node: c, name: scalarAt(c, "name")}
-		if v := nodeAt(c, "image"); v != nil && v.Kind == yaml.ScalarNode {
+		if v := yamlnode.At(c, "image"); v != nil && v.Kind == yaml.ScalarNode {
 			ct.image = v
 		}
 		out = append(out, ct)
@@ -200,7 +202,7 @@ func (r *Repo) hpasFor(w *workload) []*object {
 		if o.kind != "HorizontalPodAutoscaler" || r.patchFiles[o.file.path] {
 			continue
 		}
-		ref := nodeAt(o.root, "spec", "scaleTargetRef")
+		ref := yamlnode.At(o.root, "spec", "scaleTargetRef")
 		if scalarAt(ref, "kind") == w.obj.kind && scalarAt(ref, "name") == w.obj.name && sameNamespace(o.namespace, w.obj.namespace) {
 			out = append(out, o)
 		}
@@ -215,9 +217,9 @@ func (r *Repo) pdbsFor(w *workload) []*object {
 		if o.kind != "PodDisruptionBudget" || r.patchFiles[o.file.path] || !sameNamespace(o.namespace, w.obj.namespace) {
 			continue
 		}
-		sel := nodeAt(o.root, "spec", "selector")
+		sel := yamlnode.At(o.root, "spec", "selector")
 		ml := labelsAt(sel, "matchLabels")
-		if len(ml) == 0 || nodeAt(sel, "matchExpressions") != nil {
+		if len(ml) == 0 || yamlnode.At(sel, "matchExpressions") != nil {
 			continue
 		}
 		ok := true

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/yamlnode"
 )
 
 // The edit primitives of ytext. Each one records the text edit and makes
@@ -154,7 +156,7 @@ func (t *ytext) renderBlock(node *yaml.Node, indent int) (string, error) {
 func (t *ytext) setPath(m *yaml.Node, path []string, value *yaml.Node) error {
 	cur := m
 	for i, key := range path {
-		k, v := mapGet(cur, key)
+		k, v := yamlnode.Get(cur, key)
 		rest := path[i+1:]
 		switch {
 		case k == nil:
@@ -179,7 +181,7 @@ func (t *ytext) setPath(m *yaml.Node, path []string, value *yaml.Node) error {
 // setIn sets a path of mapping keys in a detached node tree.
 func setIn(m *yaml.Node, path []string, value *yaml.Node) {
 	for i, key := range path {
-		_, v := mapGet(m, key)
+		_, v := yamlnode.Get(m, key)
 		if i == len(path)-1 {
 			if v != nil {
 				*v = *value
@@ -483,33 +485,9 @@ func (t *ytext) docText(i int) []byte {
 	return t.data[t.starts[first-1]:t.lineEnd(last)]
 }
 
-// mapGet returns the key and value nodes of key in mapping m, or nils.
-func mapGet(m *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil, nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i], m.Content[i+1]
-		}
-	}
-	return nil, nil
-}
-
-// nodeAt follows a path of mapping keys from n, or returns nil.
-func nodeAt(n *yaml.Node, path ...string) *yaml.Node {
-	for _, p := range path {
-		_, n = mapGet(n, p)
-		if n == nil {
-			return nil
-		}
-	}
-	return n
-}
-
 // scalarAt is the scalar at a path of mapping keys, or "".
 func scalarAt(n *yaml.Node, path ...string) string {
-	v := nodeAt(n, path...)
+	v := yamlnode.At(n, path...)
 	if v == nil || v.Kind != yaml.ScalarNode || isNull(v) {
 		return ""
 	}

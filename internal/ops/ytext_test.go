@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/yamlnode"
 )
 
 func parseText(t testing.TB, src string) *ytext {
@@ -25,23 +27,25 @@ func TestEditPrimitives(t *testing.T) {
 		want      string
 	}{
 		{"scalar keeps comment", "a: 1 # one\nb: x\n",
-			func(t *ytext, r *yaml.Node) error { return t.setScalar(nodeAt(r, "a"), "2", "!!int") },
+			func(t *ytext, r *yaml.Node) error { return t.setScalar(yamlnode.At(r, "a"), "2", "!!int") },
 			"a: 2 # one\nb: x\n"},
 		{"scalar keeps quotes", "tag: '0.1.0' # {\"$imagepolicy\": \"ns:p:tag\"}\n",
-			func(t *ytext, r *yaml.Node) error { return t.setScalar(nodeAt(r, "tag"), "it's", "!!str") },
+			func(t *ytext, r *yaml.Node) error { return t.setScalar(yamlnode.At(r, "tag"), "it's", "!!str") },
 			"tag: 'it''s' # {\"$imagepolicy\": \"ns:p:tag\"}\n"},
 		{"plain string that would read as a number is quoted", "cpu: 500m\n",
-			func(t *ytext, r *yaml.Node) error { return t.setScalar(nodeAt(r, "cpu"), "1", "!!str") },
+			func(t *ytext, r *yaml.Node) error { return t.setScalar(yamlnode.At(r, "cpu"), "1", "!!str") },
 			"cpu: \"1\"\n"},
 		{"flow mapping scalar", "x: {a: 1, b: two}\n",
-			func(t *ytext, r *yaml.Node) error { return t.setScalar(nodeAt(r, "x", "b"), "three", "!!str") },
+			func(t *ytext, r *yaml.Node) error { return t.setScalar(yamlnode.At(r, "x", "b"), "three", "!!str") },
 			"x: {a: 1, b: three}\n"},
 		{"insert nested key at the mapping's end", "spec:\n    a: 1\n    b:\n        c: 2\nz: 0\n",
-			func(t *ytext, r *yaml.Node) error { return t.setPath(nodeAt(r, "spec"), []string{"d", "e"}, str("f")) },
+			func(t *ytext, r *yaml.Node) error {
+				return t.setPath(yamlnode.At(r, "spec"), []string{"d", "e"}, str("f"))
+			},
 			"spec:\n    a: 1\n    b:\n        c: 2\n    d:\n        e: f\nz: 0\n"},
 		{"insert first", "spec:\n  # the selector\n  selector: {}\n",
 			func(t *ytext, r *yaml.Node) error {
-				return t.insertPairFirst(nodeAt(r, "spec"), "replicas", intNode(3))
+				return t.insertPairFirst(yamlnode.At(r, "spec"), "replicas", intNode(3))
 			},
 			"spec:\n  replicas: 3\n  # the selector\n  selector: {}\n"},
 		{"empty flow mapping becomes block", "resources: {}\nname: x\n",
@@ -53,21 +57,23 @@ func TestEditPrimitives(t *testing.T) {
 			func(t *ytext, r *yaml.Node) error { return t.deletePair(r, "b") },
 			"a: 1\nd: 3\n"},
 		{"delete compact item", "l:\n- name: a\n  v: 1\n- name: b\n  v: 2\nz: 1\n",
-			func(t *ytext, r *yaml.Node) error { return t.deleteItem(nodeAt(r, "l"), 0) },
+			func(t *ytext, r *yaml.Node) error { return t.deleteItem(yamlnode.At(r, "l"), 0) },
 			"l:\n- name: b\n  v: 2\nz: 1\n"},
 		{"insert wide item", "resources:\n  - a.yaml\n  - b.yaml\n",
-			func(t *ytext, r *yaml.Node) error { return t.insertItem(nodeAt(r, "resources"), 0, str("hpa.yaml")) },
+			func(t *ytext, r *yaml.Node) error {
+				return t.insertItem(yamlnode.At(r, "resources"), 0, str("hpa.yaml"))
+			},
 			"resources:\n  - a.yaml\n  - hpa.yaml\n  - b.yaml\n"},
 		{"block scalar", "patches:\n- patch: |-\n    - op: replace\n      value: 1\n  target:\n    kind: X\n",
 			func(t *ytext, r *yaml.Node) error {
-				return t.setBlock(nodeAt(r, "patches").Content[0].Content[1], "- op: replace\n  value: 2\n")
+				return t.setBlock(yamlnode.At(r, "patches").Content[0].Content[1], "- op: replace\n  value: 2\n")
 			},
 			"patches:\n- patch: |-\n    - op: replace\n      value: 2\n  target:\n    kind: X\n"},
 		{"second document only", "a: 1\n---\n# doc two\nb: 1\n",
 			func(t *ytext, r *yaml.Node) error { return nil },
 			"a: 1\n---\n# doc two\nb: 1\n"},
 		{"crlf kept", "a:\r\n  b: 1\r\n",
-			func(t *ytext, r *yaml.Node) error { return t.setPath(nodeAt(r, "a"), []string{"c"}, intNode(2)) },
+			func(t *ytext, r *yaml.Node) error { return t.setPath(yamlnode.At(r, "a"), []string{"c"}, intNode(2)) },
 			"a:\r\n  b: 1\r\n  c: 2\r\n"},
 	}
 	for _, c := range cases {
@@ -95,15 +101,15 @@ func TestEditRefusals(t *testing.T) {
 		t.Error("anchors were not refused")
 	}
 	tx = parseText(t, "a: >\n  folded\n  text\n")
-	if err := tx.setScalar(nodeAt(tx.docs[0].Content[0], "a"), "x", "!!str"); err == nil {
+	if err := tx.setScalar(yamlnode.At(tx.docs[0].Content[0], "a"), "x", "!!str"); err == nil {
 		t.Error("a folded scalar was edited as a one-line scalar")
 	}
 	tx = parseText(t, "a: plain\n  continued\n")
-	if err := tx.setScalar(nodeAt(tx.docs[0].Content[0], "a"), "x", "!!str"); err == nil || !strings.Contains(err.Error(), "spans lines") {
+	if err := tx.setScalar(yamlnode.At(tx.docs[0].Content[0], "a"), "x", "!!str"); err == nil || !strings.Contains(err.Error(), "spans lines") {
 		t.Errorf("a multi-line plain scalar: %v", err)
 	}
 	tx = parseText(t, "l:\n- only\n")
-	if err := tx.deleteItem(nodeAt(tx.docs[0].Content[0], "l"), 0); err == nil {
+	if err := tx.deleteItem(yamlnode.At(tx.docs[0].Content[0], "l"), 0); err == nil {
 		t.Error("the last item of a list was deleted")
 	}
 }

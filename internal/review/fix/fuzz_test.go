@@ -10,6 +10,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/kubewright/kubewright/internal/yamlnode"
+
 	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/yamlsafe"
 )
@@ -92,7 +94,7 @@ func firstObject(docs []*yaml.Node) (kind, name, ctr string) {
 	kind, name = scalarAt(root, "kind"), scalarAt(root, "metadata", "name")
 	var find func(n *yaml.Node) bool
 	find = func(n *yaml.Node) bool {
-		if _, v := mapGet(n, "containers"); v != nil && v.Kind == yaml.SequenceNode && len(v.Content) > 0 {
+		if _, v := yamlnode.Get(n, "containers"); v != nil && v.Kind == yaml.SequenceNode && len(v.Content) > 0 {
 			if s := scalarAt(v.Content[0], "name"); s != "" {
 				ctr = s
 				return true

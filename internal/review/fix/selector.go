@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/yamlnode"
 )
 
 // Fixers of selectors that do not match the pod template labels: a
@@ -63,7 +65,7 @@ func fixServiceSelector(c *call) (change, error) {
 	if err != nil {
 		return change{}, err
 	}
-	sel := nodeAt(o.root, "spec", "selector")
+	sel := yamlnode.At(o.root, "spec", "selector")
 	if sel == nil || sel.Kind != yaml.MappingNode {
 		return change{}, unfixable("%s sets no spec.selector for the Service (a patch or a transformer does): fix it there", c.f.File)
 	}
@@ -73,7 +75,7 @@ func fixServiceSelector(c *call) (change, error) {
 		if !has {
 			return change{}, unfixable("the selector key %s is not a pod label of %s: fix the selector or the labels by hand", k, e[1])
 		}
-		_, src := mapGet(sel, k)
+		_, src := yamlnode.Get(sel, k)
 		switch {
 		case src == nil && rendered[k] != want:
 			return change{}, unfixable("the selector key %s is added by a transformer (commonLabels, labels), not by %s: fix it there", k, c.f.File)
@@ -115,18 +117,18 @@ func fixWorkloadSelector(c *call) (change, error) {
 	if !selectorKinds[o.kind] {
 		return change{}, unfixable("kubewright fixes the selector of Deployments, StatefulSets, DaemonSets and ReplicaSets, not of a %s", o.kind)
 	}
-	sel := nodeAt(o.root, "spec", "selector")
+	sel := yamlnode.At(o.root, "spec", "selector")
 	if sel == nil || sel.Kind != yaml.MappingNode {
 		return change{}, unfixable("%s sets no spec.selector (a patch does): fix it there", c.f.File)
 	}
-	if nodeAt(sel, "matchExpressions") != nil {
+	if yamlnode.At(sel, "matchExpressions") != nil {
 		return change{}, unfixable("the selector has matchExpressions: make the template labels satisfy them by hand")
 	}
-	ml := nodeAt(sel, "matchLabels")
+	ml := yamlnode.At(sel, "matchLabels")
 	if ml == nil || ml.Kind != yaml.MappingNode || len(ml.Content) == 0 {
 		return change{}, unfixable("the selector has no matchLabels to copy")
 	}
-	tmpl := nodeAt(o.root, "spec", "template", "metadata", "labels")
+	tmpl := yamlnode.At(o.root, "spec", "template", "metadata", "labels")
 	frag := mapping()
 	var set []string
 	for i := 0; i+1 < len(ml.Content); i += 2 {
@@ -134,7 +136,7 @@ func fixWorkloadSelector(c *call) (change, error) {
 		if v.Kind != yaml.ScalarNode {
 			return change{}, unfixable("the selector's label %s is not a plain value", k.Value)
 		}
-		if cur := nodeAt(tmpl, k.Value); cur != nil && cur.Kind == yaml.ScalarNode && cur.Value == v.Value {
+		if cur := yamlnode.At(tmpl, k.Value); cur != nil && cur.Kind == yaml.ScalarNode && cur.Value == v.Value {
 			continue
 		}
 		frag.Content = append(frag.Content, str(k.Value), str(v.Value))

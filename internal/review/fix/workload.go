@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/yamlnode"
 	"k8s.io/apimachinery/pkg/api/resource"
 
 	"github.com/kubewright/kubewright/internal/finding"
@@ -47,7 +49,7 @@ func fixRunAsNonRoot(c *call) (change, error) {
 	}
 	frag := mapping("runAsNonRoot", boolean(true))
 	title := "Set runAsNonRoot: true on " + w.what() + "."
-	if strings.Contains(msg, "runAsNonRoot is false") && nodeAt(w.container, "securityContext", "runAsNonRoot") == nil {
+	if strings.Contains(msg, "runAsNonRoot is false") && yamlnode.At(w.container, "securityContext", "runAsNonRoot") == nil {
 		// The pod's false is what the container inherits.
 		e, err := at(w.pod, frag, "securityContext")
 		if err != nil {
@@ -112,7 +114,7 @@ func fixSeccomp(c *call) (change, error) {
 	}
 	frag := mapping("seccompProfile", mapping("type", str("RuntimeDefault")))
 	note := "RuntimeDefault blocks the system calls the container runtime's default profile blocks; almost every application runs under it"
-	if w.container != nil && nodeAt(w.container, "securityContext", "seccompProfile") != nil {
+	if w.container != nil && yamlnode.At(w.container, "securityContext", "seccompProfile") != nil {
 		// The container overrides the pod: fix it there.
 		return w.setSecurity(frag, "Set seccompProfile RuntimeDefault on "+w.what()+".", note)
 	}
@@ -145,7 +147,7 @@ func fixRequests(c *call) (change, error) {
 		if !ok {
 			return change{}, unfixable("kubewright has no starting value for the %s request", name)
 		}
-		if nodeAt(w.container, "resources", "requests", name) != nil || nodeAt(w.container, "resources", "limits", name) != nil {
+		if yamlnode.At(w.container, "resources", "requests", name) != nil || yamlnode.At(w.container, "resources", "limits", name) != nil {
 			return change{}, unfixable("%s sets %s for %s here, so an overlay or patch removes it: fix it there", c.f.File, name, w.what())
 		}
 		frag.Content = append(frag.Content, str(name), str(v))
@@ -163,7 +165,7 @@ func fixMemoryLimit(c *call) (change, error) {
 	if err != nil {
 		return change{}, err
 	}
-	if nodeAt(w.container, "resources", "limits", "memory") != nil {
+	if yamlnode.At(w.container, "resources", "limits", "memory") != nil {
 		return change{}, unfixable("%s sets a memory limit for %s here, so an overlay or patch removes it: fix it there", c.f.File, w.what())
 	}
 	limit := "256Mi"
@@ -186,7 +188,7 @@ func fixMemoryLimit(c *call) (change, error) {
 // like an HTTP or API port, else the first TCP port; by name when it has
 // one. ok is false when the container declares no TCP port here.
 func probePort(ctr *yaml.Node) (*yaml.Node, string, bool) {
-	ports := nodeAt(ctr, "ports")
+	ports := yamlnode.At(ctr, "ports")
 	if ports == nil || ports.Kind != yaml.SequenceNode {
 		return nil, "", false
 	}
@@ -240,7 +242,7 @@ func fixProbe(c *call, field string, timing *yaml.Node) (change, error) {
 	if err != nil {
 		return change{}, err
 	}
-	if nodeAt(w.container, field) != nil {
+	if yamlnode.At(w.container, field) != nil {
 		return change{}, unfixable("%s sets a %s for %s here, so an overlay or patch removes it: fix it there", c.f.File, field, w.what())
 	}
 	port, shown, ok := probePort(w.container)
@@ -261,7 +263,7 @@ func fixManifestImageTag(c *call) (change, error) {
 	if err != nil {
 		return change{}, err
 	}
-	img := nodeAt(w.container, "image")
+	img := yamlnode.At(w.container, "image")
 	if img == nil || img.Kind != yaml.ScalarNode {
 		return change{}, unfixable("%s does not set the image of %s: fix it where it is set (a kustomization images: entry, or a patch)", c.f.File, w.what())
 	}

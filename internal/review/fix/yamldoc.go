@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	yaml "go.yaml.in/yaml/v3"
+
+	"github.com/kubewright/kubewright/internal/yamlnode"
 	kyaml "sigs.k8s.io/kustomize/kyaml/yaml"
 
 	"github.com/kubewright/kubewright/internal/yamlsafe"
@@ -173,33 +175,9 @@ func docLines(y *yfile, doc *yaml.Node) (int, int) {
 	return first, last
 }
 
-// mapGet returns the key and value nodes of key in mapping m, or nils.
-func mapGet(m *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
-	if m == nil || m.Kind != yaml.MappingNode {
-		return nil, nil
-	}
-	for i := 0; i+1 < len(m.Content); i += 2 {
-		if m.Content[i].Value == key {
-			return m.Content[i], m.Content[i+1]
-		}
-	}
-	return nil, nil
-}
-
-// nodeAt follows a path of mapping keys from n, or returns nil.
-func nodeAt(n *yaml.Node, path ...string) *yaml.Node {
-	for _, p := range path {
-		_, n = mapGet(n, p)
-		if n == nil {
-			return nil
-		}
-	}
-	return n
-}
-
 // scalarAt is the scalar at a path of mapping keys, or "".
 func scalarAt(n *yaml.Node, path ...string) string {
-	v := nodeAt(n, path...)
+	v := yamlnode.At(n, path...)
 	if v == nil || v.Kind != yaml.ScalarNode {
 		return ""
 	}
@@ -272,7 +250,7 @@ func (c *call) workload(needContainer bool) (*workload, error) {
 	if !ok {
 		return nil, unfixable("%s is not a workload kind kubewright edits", o.kind)
 	}
-	pod := nodeAt(o.root, path...)
+	pod := yamlnode.At(o.root, path...)
 	if pod == nil || pod.Kind != yaml.MappingNode {
 		return nil, unfixable("%s defines no pod spec at %s (a patch or a base supplies it): edit the file that does", c.f.File, strings.Join(path, "."))
 	}
@@ -284,7 +262,7 @@ func (c *call) workload(needContainer bool) (*workload, error) {
 	if m[1] == "init container" {
 		list = "initContainers"
 	}
-	seq := nodeAt(pod, list)
+	seq := yamlnode.At(pod, list)
 	if seq != nil && seq.Kind == yaml.SequenceNode {
 		for _, it := range seq.Content {
 			if it.Kind == yaml.MappingNode && scalarAt(it, "name") == m[2] {

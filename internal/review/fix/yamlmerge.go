@@ -9,6 +9,8 @@ import (
 
 	yaml "go.yaml.in/yaml/v3"
 
+	"github.com/kubewright/kubewright/internal/yamlnode"
+
 	"github.com/kubewright/kubewright/internal/yamlsafe"
 )
 
@@ -37,7 +39,7 @@ type edit struct {
 func at(root *yaml.Node, frag *yaml.Node, path ...string) (edit, error) {
 	cur := root
 	for i, p := range path {
-		_, v := mapGet(cur, p)
+		_, v := yamlnode.Get(cur, p)
 		if v == nil || isNull(v) || v.Kind == yaml.MappingNode && len(v.Content) == 0 {
 			for j := len(path) - 1; j >= i; j-- {
 				frag = mapping(path[j], frag)
@@ -128,7 +130,7 @@ func (t *textEdits) merge(m, frag *yaml.Node) error {
 	var added []*yaml.Node
 	for i := 0; i+1 < len(frag.Content); i += 2 {
 		fk, fv := frag.Content[i], frag.Content[i+1]
-		k, v := mapGet(m, fk.Value)
+		k, v := yamlnode.Get(m, fk.Value)
 		var err error
 		switch {
 		case k == nil:
@@ -423,7 +425,7 @@ func mergeNodes(n, frag *yaml.Node) error {
 	case n.Kind == yaml.MappingNode && frag.Kind == yaml.MappingNode:
 		for i := 0; i+1 < len(frag.Content); i += 2 {
 			fk, fv := frag.Content[i], frag.Content[i+1]
-			k, v := mapGet(n, fk.Value)
+			k, v := yamlnode.Get(n, fk.Value)
 			switch {
 			case k == nil:
 				n.Content = append(n.Content, copyNode(fk, nil), copyNode(fv, nil))
