@@ -2,11 +2,14 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
 	"math/bits"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -237,7 +240,7 @@ func TestParkedJobsWokenInOrder(t *testing.T) {
 				calls += len(told)
 				// Told as it moves up: last near the front (a nudged job
 				// fetched after it became first just starts).
-				if len(told) == 0 || told[len(told)-1] > 2 {
+				if len(told) == 0 || told[len(told)-1] > 2 && !nudgedThenStarted(logs.String(), id) {
 					t.Errorf("%s was told %v, want a last position of 1 or 2", id, told)
 				}
 				for k := 1; k < len(told); k++ {
@@ -547,4 +550,38 @@ func TestStartWakesParkedJobs(t *testing.T) {
 			}
 		})
 	}
+}
+
+// nudgedThenStarted reports whether the job of delivery id was nudged
+// after it was last told its position and then started without parking
+// again. On a loaded machine a nudged job may look at the line only once
+// the job before it has ended: it is first then and just starts, so its
+// last position told stays the earlier one.
+func nudgedThenStarted(logText, id string) bool {
+	type entry struct {
+		Msg      string  `json:"msg"`
+		Level    string  `json:"level"`
+		Delivery string  `json:"delivery"`
+		Job      int64   `json:"job"`
+		Jobs     []int64 `json:"jobs"`
+	}
+	job, nudged := int64(0), false
+	for _, line := range strings.Split(logText, "\n") {
+		var e entry
+		if json.Unmarshal([]byte(line), &e) != nil {
+			continue
+		}
+		if e.Delivery == id && e.Job != 0 {
+			job = e.Job
+		}
+		switch {
+		case e.Delivery == id && e.Msg == "job waits for its repository" && e.Level == "INFO":
+			nudged = false
+		case e.Msg == "nudged waiting jobs whose position changed" && job != 0 && slices.Contains(e.Jobs, job):
+			nudged = true
+		case e.Delivery == id && e.Msg == "job started":
+			return nudged
+		}
+	}
+	return false
 }
