@@ -57,7 +57,7 @@ func (r *Runner) operate(ctx context.Context, log *slog.Logger, gh *github.Clien
 		return err
 	}
 	if !planOnly {
-		if err := r.setStatus(ctx, pub, q, fmt.Sprintf("🔄 In progress: planning `%s`, then validating the change.", op), running); err != nil {
+		if err := r.setStatus(ctx, pub, q, fmt.Sprintf("🔄 In progress: planning `%s`, then validating the change.", strings.Join(append([]string{string(name)}, q.cmd.Words...), " ")), running); err != nil {
 			return err
 		}
 	}
@@ -70,11 +70,13 @@ func (r *Runner) operate(ctx context.Context, log *slog.Logger, gh *github.Clien
 		return err
 	}
 	defer ws.Close()
+	// What the requester wrote, until a picked revision completes it.
+	shown := strings.Join(append([]string{string(name)}, q.cmd.Words...), " ")
 	refuse := func(err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return r.finishStatus(ctx, pub, q, fmt.Sprintf("❌ kubewright could not plan `%s`: %s", op, safe(err)))
+		return r.finishStatus(ctx, pub, q, fmt.Sprintf("❌ kubewright could not plan `%s`: %s", shown, safe(err)))
 	}
 	repo, err := ops.Load(ws.Dir())
 	if err != nil {
@@ -89,6 +91,7 @@ func (r *Runner) operate(ctx context.Context, log *slog.Logger, gh *github.Clien
 		if op, err = ops.Parse(string(name), words); err != nil {
 			return refuse(err)
 		}
+		shown = op.String()
 	}
 	opts := ops.Options{Usage: r.usage, TreeAt: r.treeAt(ws)}
 	plan, err := repo.Plan(ctx, op, opts)

@@ -120,7 +120,7 @@ func TestOperations(t *testing.T) {
 		{"not a number", "octocat", "/ai scale cart many", []string{"❌", "REPLICAS must be a whole number", "usage: scale SERVICE REPLICAS [--force]"}},
 		{"unknown service", "octocat", "/ai scale cartt 2", []string{"❌", `defines no service "cartt"; it has: cart`, "did you mean cart?"}},
 		{"no Prometheus", "octocat", "/ai resources cart --from-metrics", []string{"❌", "no Prometheus is configured"}},
-		{"rollback with nothing earlier", "octocat", "/ai rollback cart", []string{"❌", "no earlier version to restore"}},
+		{"rollback with nothing earlier", "octocat", "/ai rollback cart", []string{"❌ kubewright could not plan `rollback cart`:", "no earlier version to restore"}},
 		{"rollback to an unknown revision", "octocat", "/ai rollback cart --to v9.9.9", []string{"❌", "v9.9.9 is not a commit or tag"}},
 		{"read permission", "mallory", "/ai scale cart 3", []string{"needs write"}},
 	}
