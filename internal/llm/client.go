@@ -102,6 +102,31 @@ type answer struct {
 // returns the proposal together with an error wrapping [ErrBudget]: the
 // caller may keep the work and must stop asking.
 func (c *Client) Propose(ctx context.Context, req Request) (*Proposal, Usage, error) {
+	return ask(ctx, c, req, proposalSpec, asking[*Proposal]{
+		parse: parseAnswer, correction: correction, malformed: ErrMalformed,
+		invalid: "was not a valid proposal", priorCap: -1,
+	})
+}
+
+// asking is what one kind of answer needs from ask.
+type asking[T any] struct {
+	parse      func(answer) (T, error)
+	correction func(perr error, finish string) string
+	// malformed is wrapped when the answer fails after the retry;
+	// invalid says what the answer was not, in errors.
+	malformed error
+	invalid   string
+	// priorCap bounds the failed answer quoted back to the model (-1:
+	// as it was).
+	priorCap int
+}
+
+// ask makes one call, parses the answer, and when it does not parse asks
+// once more with the reason (the corrective retry). Budgets are checked
+// before each call and the usage of both is summed. An answer that pushed
+// a budget over its limit comes back with an error wrapping ErrBudget.
+func ask[T any](ctx context.Context, c *Client, req Request, spec schemaSpec, k asking[T]) (T, Usage, error) {
+	var zero T
 	agent := req.Agent
 	if agent == "" {
 		agent = "agent"
@@ -110,55 +135,52 @@ func (c *Client) Propose(ctx context.Context, req Request) (*Proposal, Usage, er
 	if maxCompletion <= 0 && req.Meter != nil {
 		maxCompletion = req.Meter.CallCap()
 	}
-	if maxCompletion < 0 {
-		maxCompletion = 0
-	}
+	maxCompletion = max(maxCompletion, 0)
 	msgs := []openai.ChatCompletionMessage{
 		{Role: openai.ChatMessageRoleSystem, Content: req.System},
 		{Role: openai.ChatMessageRoleUser, Content: req.User},
 	}
 
 	var total Usage
-	ans, u, afterErr, err := c.call(ctx, agent, req.Meter, msgs, maxCompletion, proposalSpec)
+	ans, u, afterErr, err := c.call(ctx, agent, req.Meter, msgs, maxCompletion, spec)
 	total = total.Add(u)
 	if err != nil {
-		return nil, total, err
+		return zero, total, err
 	}
-	p, perr := parseAnswer(ans)
+	out, perr := k.parse(ans)
 	switch {
-	case perr == nil && afterErr == nil:
-		return p, total, nil
 	case perr == nil:
-		return p, total, afterErr
+		return out, total, afterErr
 	case afterErr != nil:
-		return nil, total, fmt.Errorf("%w (and the answer was not a valid proposal: %v)", afterErr, perr)
+		return zero, total, fmt.Errorf("%w (and the answer %s: %v)", afterErr, k.invalid, perr)
 	case ans.refusal != "":
-		return nil, total, fmt.Errorf("llm %s: %w: the model refused: %s", agent, ErrMalformed, clip(ans.refusal, 300))
+		return zero, total, fmt.Errorf("llm %s: %w: the model refused: %s", agent, k.malformed, clip(ans.refusal, 300))
 	}
 
 	prior := ans.content
 	if strings.TrimSpace(prior) == "" {
 		prior = "(empty answer)"
 	}
+	if k.priorCap >= 0 {
+		prior = clip(prior, k.priorCap)
+	}
 	msgs = append(msgs,
 		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: prior},
-		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: correction(perr, ans.finish)},
+		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: k.correction(perr, ans.finish)},
 	)
-	ans, u, afterErr, err = c.call(ctx, agent, req.Meter, msgs, maxCompletion, proposalSpec)
+	ans, u, afterErr, err = c.call(ctx, agent, req.Meter, msgs, maxCompletion, spec)
 	total = total.Add(u)
 	if err != nil {
-		return nil, total, err
+		return zero, total, err
 	}
-	p, perr = parseAnswer(ans)
+	out, perr = k.parse(ans)
 	switch {
 	case perr != nil && afterErr != nil:
-		return nil, total, fmt.Errorf("llm %s: %w after a corrective retry: %v; %w", agent, ErrMalformed, perr, afterErr)
+		return zero, total, fmt.Errorf("llm %s: %w after a corrective retry: %v; %w", agent, k.malformed, perr, afterErr)
 	case perr != nil:
-		return nil, total, fmt.Errorf("llm %s: %w after a corrective retry: %v", agent, ErrMalformed, perr)
-	case afterErr != nil:
-		return p, total, afterErr
+		return zero, total, fmt.Errorf("llm %s: %w after a corrective retry: %v", agent, k.malformed, perr)
 	}
-	return p, total, nil
+	return out, total, afterErr
 }
 
 // correction is the user message of the corrective retry.

@@ -57,61 +57,19 @@ func (malformedAnswer) Is(target error) bool { return target == ErrMalformed }
 // returns it together with an error wrapping [ErrBudget]. After a failed
 // corrective retry the error wraps [ErrMalformedAnswer].
 func (c *Client) Answer(ctx context.Context, req Request, name string, schema json.RawMessage) (json.RawMessage, Usage, error) {
-	agent := req.Agent
-	if agent == "" {
-		agent = "agent"
-	}
 	spec, root, err := newSchemaSpec(name, schema)
 	if err != nil {
+		agent := req.Agent
+		if agent == "" {
+			agent = "agent"
+		}
 		return nil, Usage{}, fmt.Errorf("llm %s: %w", agent, err)
 	}
-	maxCompletion := req.MaxCompletionTokens
-	if maxCompletion <= 0 && req.Meter != nil {
-		maxCompletion = req.Meter.CallCap()
-	}
-	maxCompletion = max(maxCompletion, 0)
-	msgs := []openai.ChatCompletionMessage{
-		{Role: openai.ChatMessageRoleSystem, Content: req.System},
-		{Role: openai.ChatMessageRoleUser, Content: req.User},
-	}
-
-	var total Usage
-	ans, u, afterErr, err := c.call(ctx, agent, req.Meter, msgs, maxCompletion, spec)
-	total = total.Add(u)
-	if err != nil {
-		return nil, total, err
-	}
-	out, perr := parseStructured(ans, root)
-	switch {
-	case perr == nil:
-		return out, total, afterErr
-	case afterErr != nil:
-		return nil, total, fmt.Errorf("%w (and the answer did not follow the schema: %v)", afterErr, perr)
-	case ans.refusal != "":
-		return nil, total, fmt.Errorf("llm %s: %w: the model refused: %s", agent, ErrMalformedAnswer, clip(ans.refusal, 300))
-	}
-
-	prior := ans.content
-	if strings.TrimSpace(prior) == "" {
-		prior = "(empty answer)"
-	}
-	msgs = append(msgs,
-		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleAssistant, Content: clip(prior, MaxStructuredBytes)},
-		openai.ChatCompletionMessage{Role: openai.ChatMessageRoleUser, Content: structuredCorrection(perr, ans.finish)},
-	)
-	ans, u, afterErr, err = c.call(ctx, agent, req.Meter, msgs, maxCompletion, spec)
-	total = total.Add(u)
-	if err != nil {
-		return nil, total, err
-	}
-	out, perr = parseStructured(ans, root)
-	switch {
-	case perr != nil && afterErr != nil:
-		return nil, total, fmt.Errorf("llm %s: %w after a corrective retry: %v; %w", agent, ErrMalformedAnswer, perr, afterErr)
-	case perr != nil:
-		return nil, total, fmt.Errorf("llm %s: %w after a corrective retry: %v", agent, ErrMalformedAnswer, perr)
-	}
-	return out, total, afterErr
+	return ask(ctx, c, req, spec, asking[json.RawMessage]{
+		parse:      func(a answer) (json.RawMessage, error) { return parseStructured(a, root) },
+		correction: structuredCorrection, malformed: ErrMalformedAnswer,
+		invalid: "did not follow the schema", priorCap: MaxStructuredBytes,
+	})
 }
 
 // structuredCorrection is the user message of Answer's corrective retry.
