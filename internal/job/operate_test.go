@@ -2,9 +2,6 @@ package job_test
 
 import (
 	"context"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -19,18 +16,7 @@ import (
 // would after fetching the pull request.
 func (e *env) show(t *testing.T, branch, path string) string {
 	t.Helper()
-	dir := filepath.Join(t.TempDir(), "clone")
-	url := strings.Replace(e.fake.CloneURL("acme", "shop"), "http://", "http://x-access-token:"+e.fake.MintToken(installation)+"@", 1)
-	cmd := exec.Command("git", "clone", "--quiet", "--branch", branch, url, dir)
-	cmd.Env = append(os.Environ(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("clone %s: %v\n%s", branch, err, out)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(path)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return e.fake.File(t, installation, "acme", "shop", branch, path)
 }
 
 // onNewIssue posts body as octocat on a new issue and returns the issue.

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -34,49 +33,7 @@ func (e *env) push(t testing.TB, owner, name, branch string, files map[string]st
 // pushAs is push with a token of inst.
 func (e *env) pushAs(t testing.TB, inst int64, owner, name, branch string, files map[string]string) string {
 	t.Helper()
-	git := func(dir string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		var env []string
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "GIT_") && !strings.HasPrefix(kv, "HOME=") {
-				env = append(env, kv)
-			}
-		}
-		cmd.Env = append(env, "HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-			"GIT_AUTHOR_NAME=alice", "GIT_AUTHOR_EMAIL=alice@example.com", "GIT_COMMITTER_NAME=alice", "GIT_COMMITTER_EMAIL=alice@example.com")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	dir := filepath.Join(t.TempDir(), "clone")
-	url := strings.Replace(e.fake.CloneURL(owner, name), "http://", "http://x-access-token:"+e.fake.MintToken(inst)+"@", 1)
-	git("", "clone", "--quiet", url, dir)
-	if git(dir, "ls-remote", "--heads", "origin", branch) != "" {
-		git(dir, "checkout", "--quiet", branch)
-	} else {
-		git(dir, "checkout", "--quiet", "-b", branch)
-	}
-	for p, body := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if body == "" {
-			git(dir, "rm", "--quiet", p)
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		git(dir, "add", p)
-	}
-	git(dir, "commit", "--quiet", "-m", "change")
-	git(dir, "push", "--quiet", "origin", branch)
-	return git(dir, "rev-parse", "HEAD")
+	return e.fake.Push(t, inst, owner, name, branch, files)
 }
 
 // pullEvent delivers a pull_request event of acme/shop#n to the Runner,

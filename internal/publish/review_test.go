@@ -3,9 +3,6 @@ package publish
 import (
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -33,44 +30,7 @@ func deployYAML(replace map[int]string) string {
 // is new) with the git CLI and returns the commit.
 func (s *site) push(t *testing.T, branch string, files map[string]string) string {
 	t.Helper()
-	git := func(dir string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command("git", args...)
-		cmd.Dir = dir
-		var env []string
-		for _, kv := range os.Environ() {
-			if !strings.HasPrefix(kv, "GIT_") && !strings.HasPrefix(kv, "HOME=") {
-				env = append(env, kv)
-			}
-		}
-		cmd.Env = append(env, "HOME="+t.TempDir(), "GIT_CONFIG_NOSYSTEM=1", "GIT_TERMINAL_PROMPT=0",
-			"GIT_AUTHOR_NAME=alice", "GIT_AUTHOR_EMAIL=alice@example.com", "GIT_COMMITTER_NAME=alice", "GIT_COMMITTER_EMAIL=alice@example.com")
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-		return strings.TrimSpace(string(out))
-	}
-	dir := filepath.Join(t.TempDir(), "clone")
-	git("", "clone", "--quiet", strings.Replace(s.fake.CloneURL("acme", "shop"), "http://", "http://x-access-token:"+s.token+"@", 1), dir)
-	if git(dir, "ls-remote", "--heads", "origin", branch) != "" {
-		git(dir, "checkout", "--quiet", branch)
-	} else {
-		git(dir, "checkout", "--quiet", "-b", branch)
-	}
-	for p, body := range files {
-		full := filepath.Join(dir, filepath.FromSlash(p))
-		if err := os.MkdirAll(filepath.Dir(full), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(full, []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		git(dir, "add", p)
-	}
-	git(dir, "commit", "--quiet", "-m", "change")
-	git(dir, "push", "--quiet", "origin", branch)
-	return git(dir, "rev-parse", "HEAD")
+	return s.fake.Push(t, installation, "acme", "shop", branch, files)
 }
 
 // reviewSite is a site with a pull request by alice that adds
