@@ -6,37 +6,12 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // Export writes a revision's regular files, not the checkout's, and
 // keeps to its caps.
 func TestExport(t *testing.T) {
-	dir := t.TempDir()
-	repo, err := git.PlainInit(dir, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, _ := repo.Worktree()
-	commit := func(files map[string]string) string {
-		for p, body := range files {
-			os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
-			if err := os.WriteFile(filepath.Join(dir, p), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := wt.Add(p); err != nil {
-				t.Fatal(err)
-			}
-		}
-		h, err := wt.Commit("c", &git.CommitOptions{Author: &object.Signature{Name: "a", Email: "a@example.com", When: time.Now()}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h.String()
-	}
+	dir, _, commit := testRepo(t)
 	first := commit(map[string]string{"k8s/app.yaml": "v1\n", "README.md": "hi\n"})
 	commit(map[string]string{"k8s/app.yaml": "v2\n"})
 	os.WriteFile(filepath.Join(dir, "k8s", "app.yaml"), []byte("uncommitted\n"), 0o644)

@@ -3,44 +3,15 @@ package workspace
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"testing"
-	"time"
-
-	"github.com/go-git/go-git/v5"
-	"github.com/go-git/go-git/v5/plumbing/object"
 )
 
 // LastChange finds the newest commit that touched the paths in the
 // fetched history and its parent, and says when the history is too
 // short to tell.
 func TestLastChange(t *testing.T) {
-	src := t.TempDir()
-	repo, err := git.PlainInit(src, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	wt, _ := repo.Worktree()
-	when := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	commit := func(files map[string]string) string {
-		for p, body := range files {
-			os.MkdirAll(filepath.Join(src, filepath.Dir(p)), 0o755)
-			if err := os.WriteFile(filepath.Join(src, p), []byte(body), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			if _, err := wt.Add(p); err != nil {
-				t.Fatal(err)
-			}
-		}
-		when = when.Add(time.Hour)
-		h, err := wt.Commit("c", &git.CommitOptions{Author: &object.Signature{Name: "a", Email: "a@example.com", When: when}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return h.String()
-	}
-	c1 := commit(map[string]string{"k8s/order/deployment.yaml": "v1\n", "k8s/user/deployment.yaml": "v1\n"})
+	src, repo, commit := testRepo(t)
+	commit(map[string]string{"k8s/order/deployment.yaml": "v1\n", "k8s/user/deployment.yaml": "v1\n"})
 	c2 := commit(map[string]string{"k8s/order/deployment.yaml": "v2\n"})
 	c3 := commit(map[string]string{"k8s/order/deployment.yaml": "v3\n"})
 	c4 := commit(map[string]string{"k8s/user/deployment.yaml": "v2\n", "README.md": "x\n"})
@@ -93,5 +64,4 @@ func TestLastChange(t *testing.T) {
 	if _, _, err := ws.LastChange(context.Background(), nil); err == nil {
 		t.Fatal("no paths: no error")
 	}
-	_ = c1
 }
