@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-github/v88/github"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/kubewright/kubewright/internal/diagnose"
 	"github.com/kubewright/kubewright/internal/jobpage"
@@ -142,7 +143,7 @@ func diagnoseArgs(words []string) (service string, fix bool, err error) {
 	if service == "" {
 		return "", false, fmt.Errorf("diagnose: name the service (%s)", usage)
 	}
-	if !dnsLabel(service) {
+	if len(validation.IsDNS1123Label(service)) > 0 {
 		return "", false, fmt.Errorf("diagnose: %q is not a service name (lowercase letters, digits and '-')", clipWord(service))
 	}
 	return service, fix, nil
@@ -219,18 +220,6 @@ func valueAt(dir, file string, line int) (string, bool) {
 	_, v, ok := strings.Cut(lines[line-1], ":")
 	v = strings.Trim(strings.TrimSpace(strings.SplitN(v, "#", 2)[0]), `"'`)
 	return v, ok && v != ""
-}
-
-func dnsLabel(s string) bool {
-	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 func clipWord(s string) string {

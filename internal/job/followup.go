@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-github/v88/github"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubewright/kubewright/internal/diagnose"
 	"github.com/kubewright/kubewright/internal/validate"
@@ -135,7 +136,7 @@ func wantedWorkloads(in *validate.Input, service, ns string) []wanted {
 			v := int64(n)
 			w.replicas = &v
 		}
-		containers, _, _ := nestedSlice(u.Object, "spec", "template", "spec", "containers")
+		containers, _, _ := unstructured.NestedSlice(u.Object, "spec", "template", "spec", "containers")
 		for _, c := range containers {
 			if m, ok := c.(map[string]any); ok {
 				if img, ok := m["image"].(string); ok {
@@ -160,7 +161,7 @@ func (r *Runner) rolledOut(ctx context.Context, ns string, w wanted) (bool, stri
 		images = append(images, c.Image)
 	}
 	spec := deref(d.Spec.Replicas)
-	line := fmt.Sprintf("Deployment `%s`: %d of %d replicas ready and up to date; %s", w.name, min(d.Status.ReadyReplicas, d.Status.UpdatedReplicas), spec, images2(images))
+	line := fmt.Sprintf("Deployment `%s`: %d of %d replicas ready and up to date; %s", w.name, min(d.Status.ReadyReplicas, d.Status.UpdatedReplicas), spec, codeList(images))
 	switch {
 	case !slices.Equal(images, w.images):
 		return false, line + " (the cluster does not run the merged images yet)"
@@ -175,20 +176,7 @@ func rolled(d *appsv1.Deployment) bool {
 	return d.Status.ObservedGeneration >= d.Generation && d.Status.UpdatedReplicas == n && d.Status.ReadyReplicas == n && d.Status.AvailableReplicas == n
 }
 
-func images2(images []string) string {
+// codeList shows names in code spans, comma-separated.
+func codeList(images []string) string {
 	return "`" + strings.Join(images, "`, `") + "`"
-}
-
-// nestedSlice reads a list at a path of maps.
-func nestedSlice(obj map[string]any, path ...string) ([]any, bool, error) {
-	var cur any = obj
-	for _, p := range path {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil, false, nil
-		}
-		cur = m[p]
-	}
-	s, ok := cur.([]any)
-	return s, ok, nil
 }
