@@ -103,7 +103,7 @@ func (r *Runner) diagnose(ctx context.Context, log *slog.Logger, gh *github.Clie
 	if rerr != nil {
 		return r.finishStatus(ctx, pub, q, body+"\n\nNo fix: kubewright could not read the repository's manifests: "+safe(rerr))
 	}
-	words, why := fixFor(rep, service, ws, repo)
+	words, why := fixFor(ctx, rep, service, ws, repo)
 	if words == nil {
 		return r.finishStatus(ctx, pub, q, body+"\n\nNo pull request: none of these findings has a fix kubewright can make in the repository; their hints say what to change.")
 	}
@@ -155,7 +155,7 @@ func diagnoseArgs(words []string) (service string, fix bool, err error) {
 //     (at the finding's traced line) doubled;
 //   - an image whose tag does not exist, or a container that crashes in
 //     a loop: the service as it was before its last change.
-func fixFor(rep *diagnose.Report, service string, ws *workspace.Workspace, repo *ops.Repo) (words []string, why string) {
+func fixFor(ctx context.Context, rep *diagnose.Report, service string, ws *workspace.Workspace, repo *ops.Repo) (words []string, why string) {
 	for _, f := range rep.Findings {
 		switch f.ID {
 		case "KW-DIAG-002":
@@ -173,7 +173,7 @@ func fixFor(rep *diagnose.Report, service string, ws *workspace.Workspace, repo 
 			if f.ID == "KW-DIAG-003" && !strings.Contains(f.Message, "does not exist") {
 				continue
 			}
-			parent := serviceHistory(ws, repo, service)
+			parent := serviceHistory(ctx, ws, repo, service)
 			if parent == "" {
 				continue
 			}
@@ -189,12 +189,12 @@ func fixFor(rep *diagnose.Report, service string, ws *workspace.Workspace, repo 
 
 // serviceHistory finds the revision before the service's last change
 // ("" when the fetched history does not show it).
-func serviceHistory(ws *workspace.Workspace, repo *ops.Repo, service string) string {
+func serviceHistory(ctx context.Context, ws *workspace.Workspace, repo *ops.Repo, service string) string {
 	paths, err := repo.HistoryPaths(service)
 	if err != nil {
 		return ""
 	}
-	_, parent, err := ws.LastChange(context.Background(), paths)
+	_, parent, err := ws.LastChange(ctx, paths)
 	if err != nil {
 		return ""
 	}
