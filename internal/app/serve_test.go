@@ -118,30 +118,51 @@ func TestServeEndToEnd(t *testing.T) {
 	if !linked {
 		t.Error("no comment links the pull request")
 	}
-	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
-		resp, err := http.Get(web.URL + path)
-		if err != nil || resp.StatusCode != http.StatusOK {
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if resp, err := http.Get(web.URL + path); err != nil || resp.StatusCode != http.StatusOK {
 			t.Errorf("%s: %v %v", path, err, resp)
-			continue
-		}
-		b, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
-		if path != "/metrics" {
-			continue
-		}
-		for _, want := range []string{
-			`kubewright_webhook_deliveries_total{event="issue_comment",outcome="duplicate"} 1`,
-			`kubewright_jobs_total{event="issue_comment",result="succeeded"} 1`,
-			`kubewright_job_duration_seconds_count{event="issue_comment"} 1`,
-			`kubewright_github_api_requests_total{code="201",method="POST"}`,
-			`kubewright_jobs_running 0`,
-			`kubewright_github_rate_limit_remaining{installation="31"} 4999`,
-		} {
-			if !strings.Contains(string(b), want) {
-				t.Errorf("metrics lack %s", want)
-			}
+		} else {
+			resp.Body.Close()
 		}
 	}
+	// The job's own metrics are recorded when the worker returns, a moment
+	// after its last comment is posted, so read them until they settle.
+	want := []string{
+		`kubewright_webhook_deliveries_total{event="issue_comment",outcome="duplicate"} 1`,
+		`kubewright_jobs_total{event="issue_comment",result="succeeded"} 1`,
+		`kubewright_job_duration_seconds_count{event="issue_comment"} 1`,
+		`kubewright_github_api_requests_total{code="201",method="POST"}`,
+		`kubewright_jobs_running 0`,
+		`kubewright_github_rate_limit_remaining{installation="31"} 4999`,
+	}
+	var missing []string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		missing = missingMetrics(t, web.URL+"/metrics", want)
+		if len(missing) == 0 || time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, m := range missing {
+		t.Errorf("metrics lack %s", m)
+	}
+}
+
+// missingMetrics returns the lines of want that the exposition at url lacks.
+func missingMetrics(t *testing.T, url string, want []string) []string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("%s: %v %v", url, err, resp)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	var missing []string
+	for _, w := range want {
+		if !strings.Contains(string(b), w) {
+			missing = append(missing, w)
+		}
+	}
+	return missing
 }
 
 func TestServerRefusesBadSettings(t *testing.T) {
