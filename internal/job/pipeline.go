@@ -42,6 +42,9 @@ type walk struct {
 	model   agent.Proposer
 	meter   *llm.Meter
 	goCheck gocheck.Check
+	// noBuild: the tree came from a pull request, so nothing in it is
+	// built, whatever the model edits (the Go build check stays off).
+	noBuild bool
 	// attempts bounds the model's attempts (agents.maxAttempts).
 	attempts int
 	log      *slog.Logger
@@ -153,14 +156,24 @@ func (w *walk) repairDraft(ctx context.Context, root string, st *draft.Stage, m 
 	if finding.AtLeast(current, finding.Error) == 0 {
 		return nil, nil
 	}
+	return w.repairStage(ctx, st, agent.Input{Intent: containerizeIntent, Model: m, Draft: d, Repo: root, Dir: st.Dir(), Settings: w.settings()},
+		aopts, known, current, report)
+}
+
+// repairStage runs the repair agent over the change the stage holds
+// (report is its validation, current the errors and warnings it added
+// over known), at most w.attempts times, validating each answer. When
+// the model stops before an answer validates, the stage goes back to
+// the change it held, which stays proposed.
+func (w *walk) repairStage(ctx context.Context, st *draft.Stage, in agent.Input, aopts author.Options, known map[string]bool, current []finding.Finding, report *validate.Report) (*AgentRun, error) {
 	fallback, err := st.Changes()
 	if err != nil {
 		return nil, err
 	}
+	in.Meter = w.meter
 	return step(ctx, w, stageAgents, func(ctx context.Context) (*AgentRun, error) {
-		sess := agent.NewSession(w.model, agent.Input{Intent: containerizeIntent, Model: m, Draft: d, Repo: root, Dir: st.Dir(),
-			Settings: w.settings(), Meter: w.meter})
-		run := &AgentRun{Agent: agent.AgentRepair, Model: m, Report: report, NewFindings: current}
+		sess := agent.NewSession(w.model, in)
+		run := &AgentRun{Agent: agent.AgentRepair, Model: in.Model, Report: report, NewFindings: current}
 		a := &attempts{w: w, st: st, sess: sess, run: run, aopts: aopts, known: known, fallback: fallback, fallbackReport: report}
 		if err := a.loop(ctx, false, current); err != nil {
 			return nil, err

@@ -149,7 +149,11 @@ func (a *attempts) loop(ctx context.Context, first bool, current []finding.Findi
 				a.w.log.Warn("author the new service", "err", err)
 			}
 		}
-		rep, err := a.w.validate(ctx, a.st.Dir(), goCheck(a.w.goCheck, a.st)...)
+		var extra []validate.Check
+		if !a.w.noBuild {
+			extra = goCheck(a.w.goCheck, a.st)
+		}
+		rep, err := a.w.validate(ctx, a.st.Dir(), extra...)
 		if err != nil {
 			return fmt.Errorf("validate attempt %d: %w", n, err)
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-github/v88/github"
 
 	"github.com/kubewright/kubewright/internal/githubapp/githubtest"
+	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/llm/llmtest"
 )
 
@@ -261,6 +262,61 @@ func TestFixSameRepository(t *testing.T) {
 	}
 	if got := e.lastComment(); !strings.Contains(got, "needs write") {
 		t.Errorf("unauthorized fix: %q", got)
+	}
+}
+
+// With a model configured, /ai fix hands what the fixers cannot fix to
+// the repair agent, on a copy of the head with the fixes applied, and
+// pushes both in one commit once they validate; when the model fails, the
+// deterministic fixes are pushed alone.
+func TestFixRepairsTheRest(t *testing.T) {
+	misspelt := func(s string) string {
+		return strings.Replace(s, "  replicas: 2\n", "  replicas: 2\n  replica: 2\n", 1)
+	}
+	repaired := proposal("Removed the misspelt field replica; replicas already sets the count.",
+		llm.Edit{Path: "k8s/cart/deployment.yaml", Action: llm.ActionReplace, Content: deployment(t, func(s string) string { return s })})
+	for _, tc := range []struct {
+		name     string
+		script   []llmtest.Reply
+		calls    int
+		want     []string
+		leftover string // what the pushed deployment still has, "" for nothing
+	}{
+		{name: "repaired", script: []llmtest.Reply{repaired, reviewReply("cart keeps 2 replicas.")}, calls: 2,
+			want: []string{"Pushed", "it fixes 3 of the 3 findings", "repair agent (model) fixed", "🤖 Removed the misspelt field", "🤖 risk: cart keeps 2 replicas."}},
+		{name: "model fails", script: []llmtest.Reply{{Status: 500}}, calls: 1, leftover: "replica: 2",
+			want: []string{"Pushed", "it fixes 1 of the 3 findings", "Left for a person", "proposed nothing that validates: the model provider failed"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnvFrom(t, reviewRepo, "")
+			head := e.push(t, "acme", "shop", "scale-cart", map[string]string{"k8s/cart/deployment.yaml": misspelt(deployment(t, makePrivileged))})
+			n := e.fake.AddPull("acme", "shop", githubtest.PullSpec{User: "alice", Head: "scale-cart", Title: "Scale cart"})
+			srv := withModel(t, e, tc.script...)
+			if err := e.prComment(t, n, "octocat", "/ai fix"); err != nil {
+				t.Fatal(err)
+			}
+			reply := e.lastComment()
+			if after := e.fake.Heads("acme", "shop")["scale-cart"]; after == head {
+				t.Fatalf("nothing pushed; reply: %s", reply)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(reply, want) {
+					t.Errorf("reply lacks %q:\n%s", want, reply)
+				}
+			}
+			rec := srv.Requests()
+			if len(rec) != tc.calls {
+				t.Fatalf("model calls: %d, want %d", len(rec), tc.calls)
+			}
+			if prompt := userPrompt(rec[0]); !strings.Contains(prompt, "replica") || strings.Contains(prompt, "KW-POL-003") {
+				t.Errorf("the repair prompt should name the schema finding and not the one the fixer fixed:\n%s", prompt)
+			}
+			got := e.fake.File(t, installation, "acme", "shop", "scale-cart", "k8s/cart/deployment.yaml")
+			if strings.Contains(got, "privileged: true") || tc.leftover == "" && strings.Contains(got, "replica: 2") ||
+				tc.leftover != "" && !strings.Contains(got, tc.leftover) {
+				t.Errorf("pushed deployment:\n%s", got)
+			}
+		})
 	}
 }
 

@@ -124,6 +124,34 @@ func neutral(s string) string {
 	return strings.NewReplacer("@", "@\u200b", "<!--", "&lt;!--").Replace(strings.TrimSpace(secretFree(s)))
 }
 
+// ModelQuote renders a model's one-paragraph summary for a comment: ": "
+// and the summary in one line, marked as the model's, redacted, with
+// mentions neutralized; "." when there is none.
+func ModelQuote(summary string) string {
+	if q := quote(summary); q != "" {
+		return ":\n\n> 🤖 " + q
+	}
+	return "."
+}
+
+// ModelRisks renders the risks a model's review noted, one line each,
+// as the model's (at most 10), or "".
+func ModelRisks(risks []string) string {
+	var b strings.Builder
+	for i, r := range risks {
+		if i == 10 {
+			break
+		}
+		if q := quote(r); q != "" {
+			fmt.Fprintf(&b, "\n- 🤖 risk: %s", q)
+		}
+	}
+	if b.Len() == 0 {
+		return ""
+	}
+	return "\n\nThe review agent (model) noted:\n" + b.String()
+}
+
 // secretFree redacts secrets from text about to be published.
 func secretFree(s string) string {
 	out, _ := redact.Text(s)
