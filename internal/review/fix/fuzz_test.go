@@ -33,6 +33,11 @@ var yamlFindings = []finding.Finding{
 	{ID: "KW-POL-008", Message: `container "%c" does not set seccompProfile`},
 	{ID: "KW-POL-031", Message: `Service selector app=a matches no workload's pod labels in namespace default, so the Service has no endpoints; workloads there: Deployment/x (app=b)`},
 	{ID: "KW-DRYRUN-001", Message: "rejected by the API server: spec.template.metadata.labels: Invalid value: map[string]string{}: `selector` does not match template `labels`"},
+	{ID: "KW-DIAG-010", Message: `container %c is not ready: readiness probe on port 8081, but container %c listens on 8080`},
+	{ID: "KW-DIAG-010", Message: `container %c is not ready: readiness probe on port "health", a name container %c does not give any port`},
+	{ID: "KW-DIAG-013", Message: `Service x port 80 sends to targetPort 8081, but the Pods of Deployment/x listen on 8080`},
+	{ID: "KW-DIAG-013", Message: `Service x port 80 sends to targetPort "http", a name no container port of Deployment/x has (they declare 8080 (web))`},
+	{ID: "KW-DIAG-012", Message: `Service x selects app=a, and no Pod in namespace default has those labels; the Pods of Deployment/x are labelled app=b`},
 }
 
 // FuzzYAMLFixers feeds arbitrary YAML to every YAML fixer, aimed at the

@@ -61,6 +61,15 @@ func fixServiceSelector(c *call) (change, error) {
 	if !ok || len(labels) == 0 {
 		return change{}, unfixable("%s has no pod labels to select", e[1])
 	}
+	return matchSelector(c, rendered, labels, e[1])
+}
+
+// matchSelector edits the Service's spec.selector in the finding's file
+// so that the selector it renders to (rendered) selects labels, the pod
+// labels of workload: each key whose value differs takes the label's
+// value. A key the pod labels lack, or one a transformer sets, is
+// Unfixable.
+func matchSelector(c *call, rendered, labels map[string]string, workload string) (change, error) {
 	y, o, err := c.yamlObject()
 	if err != nil {
 		return change{}, err
@@ -73,7 +82,7 @@ func fixServiceSelector(c *call) (change, error) {
 	for _, k := range sortedKeys(rendered) {
 		want, has := labels[k]
 		if !has {
-			return change{}, unfixable("the selector key %s is not a pod label of %s: fix the selector or the labels by hand", k, e[1])
+			return change{}, unfixable("the selector key %s is not a pod label of %s: fix the selector or the labels by hand", k, workload)
 		}
 		_, src := yamlnode.Get(sel, k)
 		switch {
@@ -87,7 +96,7 @@ func fixServiceSelector(c *call) (change, error) {
 		}
 	}
 	if len(frag.Content) == 0 {
-		return change{}, unfixable("%s already selects what %s is labelled with", c.f.File, e[1])
+		return change{}, unfixable("%s already selects what %s is labelled with", c.f.File, workload)
 	}
 	ed, err := at(o.root, frag, "spec", "selector")
 	if err != nil {
@@ -98,8 +107,8 @@ func fixServiceSelector(c *call) (change, error) {
 		return change{}, err
 	}
 	return change{file: y.name, after: after,
-		title: fmt.Sprintf("Make the Service selector match the pod labels of %s.", e[1]),
-		note:  fmt.Sprintf("check that %s is the workload this Service fronts", e[1])}, nil
+		title: fmt.Sprintf("Make the Service selector match the pod labels of %s.", workload),
+		note:  fmt.Sprintf("check that %s is the workload this Service fronts", workload)}, nil
 }
 
 // selectorKinds are the workloads whose spec.selector must match their

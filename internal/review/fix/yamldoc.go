@@ -242,6 +242,18 @@ func (c *call) workload(needContainer bool) (*workload, error) {
 	if m == nil && needContainer {
 		return nil, unfixable("the finding does not name a container")
 	}
+	w, err := c.podSpec()
+	if err != nil || m == nil {
+		return w, err
+	}
+	if err := w.pick(m[1], m[2]); err != nil {
+		return nil, err
+	}
+	return w, nil
+}
+
+// podSpec finds the document and pod spec of the finding's workload.
+func (c *call) podSpec() (*workload, error) {
 	y, o, err := c.yamlObject()
 	if err != nil {
 		return nil, err
@@ -254,24 +266,26 @@ func (c *call) workload(needContainer bool) (*workload, error) {
 	if pod == nil || pod.Kind != yaml.MappingNode {
 		return nil, unfixable("%s defines no pod spec at %s (a patch or a base supplies it): edit the file that does", c.f.File, strings.Join(path, "."))
 	}
-	w := &workload{y: y, o: o, pod: pod}
-	if m == nil {
-		return w, nil
-	}
+	return &workload{y: y, o: o, pod: pod}, nil
+}
+
+// pick finds the container of the pod spec by name; what is "container"
+// or "init container".
+func (w *workload) pick(what, name string) error {
 	list := "containers"
-	if m[1] == "init container" {
+	if what == "init container" {
 		list = "initContainers"
 	}
-	seq := yamlnode.At(pod, list)
+	seq := yamlnode.At(w.pod, list)
 	if seq != nil && seq.Kind == yaml.SequenceNode {
 		for _, it := range seq.Content {
-			if it.Kind == yaml.MappingNode && scalarAt(it, "name") == m[2] {
-				w.container, w.cname = it, m[2]
-				return w, nil
+			if it.Kind == yaml.MappingNode && scalarAt(it, "name") == name {
+				w.container, w.cname = it, name
+				return nil
 			}
 		}
 	}
-	return nil, unfixable("%s does not define %s %q itself (a patch or a base does): edit the file that does", c.f.File, m[1], m[2])
+	return unfixable("%s does not define %s %q itself (a patch or a base does): edit the file that does", w.y.name, what, name)
 }
 
 // yamlObject parses the finding's file and finds its object's document.
