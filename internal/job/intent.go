@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/kubewright/kubewright/internal/config"
-	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/ops"
 	"github.com/kubewright/kubewright/internal/publish"
@@ -97,6 +96,10 @@ func (r *Runner) operateIntent(ctx context.Context, log *slog.Logger, pub Publis
 	var views []publish.Operation
 	var names []string
 	var first *ops.Plan
+	known, err := r.baseline(ctx, cfg, ws.Dir())
+	if err != nil {
+		return err
+	}
 	for _, op := range list {
 		repo, err := ops.Load(ws.Dir())
 		if err != nil {
@@ -121,22 +124,16 @@ func (r *Runner) operateIntent(ctx context.Context, log *slog.Logger, pub Publis
 		}
 	}
 	branch := fmt.Sprintf("kubewright/ai-%d", q.issue)
-	rep, err := r.validator(cfg)(ctx, ws.Dir())
+	v, err := r.verdict(ctx, cfg, ws.Dir(), known)
 	if err != nil {
 		return err
 	}
-	report := ReportView(rep)
-	failed := finding.AtLeast(rep.Findings, finding.Error) > 0
 	view := views[0]
 	view.Command, view.Intent, view.Also = strings.Join(names, "; "), intent, views[1:]
-	view.Issue, view.Closes, view.Branch, view.Report = q.issue, cfg.PullRequest.CloseIssue, branch, report
-	state := "All validation stages passed."
-	if failed {
-		state = "Validation found errors, so it is a draft; the findings are listed in it."
-	}
+	view.Issue, view.Closes, view.Branch, view.Report, view.Added = q.issue, cfg.PullRequest.CloseIssue, branch, v.report, v.added
 	log.Info("free-text request mapped to operations", "operations", strings.Join(names, "; "))
 	return r.publishPR(ctx, log, pub, q, ws, pullRequest{
-		branch: branch, draft: failed, report: report, state: state,
+		branch: branch, draft: v.added > 0, report: v.report, state: v.state,
 		commit: fmt.Sprintf("%s\n\nRequested in #%d as %q; planned by kubewright and validated.", upperFirst(strings.Join(names, "; ")), q.issue, title(intent)),
 		title:  "kubewright: " + clipTitle(strings.Join(names, "; ")),
 		body:   publish.OperationBody(view),

@@ -112,32 +112,83 @@ func (r *Runner) operate(ctx context.Context, log *slog.Logger, gh *github.Clien
 // stage and opens its pull request (a draft when validation finds
 // errors).
 func (r *Runner) publishOperation(ctx context.Context, log *slog.Logger, pub Publisher, q task, ws *workspace.Workspace, cfg *config.Repo, plan *ops.Plan, view publish.Operation) error {
-	branch := fmt.Sprintf("kubewright/%s-%s-%d", plan.Op, plan.Service, q.issue)
-	if err := ws.Branch(branch); err != nil {
-		return err
-	}
-	if err := plan.Apply(ws.Dir()); err != nil {
-		return err
-	}
-	rep, err := r.validator(cfg)(ctx, ws.Dir())
+	log.Info("operation planned", "op", plan.Op, "service", plan.Service, "changes", len(plan.Changes), "files", len(plan.Files))
+	return r.publishChange(ctx, log, pub, q, ws, cfg, prChange{
+		branch: fmt.Sprintf("kubewright/%s-%s-%d", plan.Op, plan.Service, q.issue),
+		apply:  plan.Apply,
+		commit: fmt.Sprintf("%s\n\n%s\n\nRequested in #%d; planned by kubewright and validated.", upperFirst(plan.Command), plan.Summary, q.issue),
+		title:  "kubewright: " + plan.Command,
+	}, view)
+}
+
+// prChange is an edit of the default branch a Day-2 pull request carries.
+type prChange struct {
+	branch        string
+	apply         func(dir string) error
+	commit, title string
+}
+
+// publishChange applies c to the clone on its branch, validates the tree
+// with every stage and opens (or updates) the pull request, a draft when
+// validation found errors.
+func (r *Runner) publishChange(ctx context.Context, log *slog.Logger, pub Publisher, q task, ws *workspace.Workspace, cfg *config.Repo, c prChange, view publish.Operation) error {
+	known, err := r.baseline(ctx, cfg, ws.Dir())
 	if err != nil {
 		return err
 	}
-	report := ReportView(rep)
-	failed := finding.AtLeast(rep.Findings, finding.Error) > 0
-	state := "All validation stages passed."
-	if failed {
-		state = "Validation found errors, so it is a draft; the findings are listed in it."
+	if err := ws.Branch(c.branch); err != nil {
+		return err
 	}
-	view.Branch, view.Report = branch, report
+	if err := c.apply(ws.Dir()); err != nil {
+		return err
+	}
+	v, err := r.verdict(ctx, cfg, ws.Dir(), known)
+	if err != nil {
+		return err
+	}
+	view.Branch, view.Report, view.Added = c.branch, v.report, v.added
 	r.putPage(ctx, q, func(p *jobpage.Record) { pageOperation(p, view) })
-	log.Info("operation planned", "op", plan.Op, "service", plan.Service, "changes", len(plan.Changes), "files", len(plan.Files))
 	return r.publishPR(ctx, log, pub, q, ws, pullRequest{
-		branch: branch, draft: failed, report: report, state: state,
-		commit: fmt.Sprintf("%s\n\n%s\n\nRequested in #%d; planned by kubewright and validated.", upperFirst(plan.Command), plan.Summary, q.issue),
-		title:  "kubewright: " + plan.Command,
-		body:   publish.OperationBody(view),
+		branch: c.branch, draft: v.added > 0, report: v.report, state: v.state,
+		commit: c.commit, title: c.title, body: publish.OperationBody(view),
 	})
+}
+
+// baseline is the findings of the default branch's tree in dir, before
+// a Day-2 change: what the change is not to blame for.
+func (r *Runner) baseline(ctx context.Context, cfg *config.Repo, dir string) (map[string]bool, error) {
+	rep, err := r.validator(cfg)(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("validate the default branch: %w", err)
+	}
+	return keys(rep.Findings), nil
+}
+
+// changeVerdict is the validation of a Day-2 change.
+type changeVerdict struct {
+	report *publish.Report
+	// added counts the errors the change adds: a draft when above 0.
+	added int
+	state string
+}
+
+// verdict validates the tree in dir after a Day-2 change against known,
+// the baseline's findings.
+func (r *Runner) verdict(ctx context.Context, cfg *config.Repo, dir string, known map[string]bool) (changeVerdict, error) {
+	rep, err := r.validator(cfg)(ctx, dir)
+	if err != nil {
+		return changeVerdict{}, err
+	}
+	v := changeVerdict{report: ReportView(rep), added: finding.AtLeast(added(rep.Findings, known), finding.Error)}
+	switch all := finding.AtLeast(rep.Findings, finding.Error); {
+	case v.added > 0:
+		v.state = "Validation found errors this change adds, so it is a draft; the findings are listed in it."
+	case all > 0:
+		v.state = fmt.Sprintf("The change adds no validation error; the default branch's own %s are listed in it.", count(all, "error"))
+	default:
+		v.state = "All validation stages passed."
+	}
+	return v, nil
 }
 
 // beforeLastChange is rollback's default revision: the commit before the

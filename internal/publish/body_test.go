@@ -92,3 +92,26 @@ func TestPRBodyShape(t *testing.T) {
 		t.Errorf("body is %d characters, over GitHub's limit", len(body))
 	}
 }
+
+// An operation's pull request is a draft for the errors the change adds;
+// the default branch's own errors are listed, and said to be its own.
+func TestOperationBodyBanner(t *testing.T) {
+	own := finding.Finding{ID: "KW-POL-001", Severity: finding.Error, Stage: "policy", File: "k8s/web/deployment.yaml", Line: 19, Message: `container "web" may run as root`}
+	for _, tc := range []struct {
+		name      string
+		report    *Report
+		added     int
+		want, not string
+	}{
+		{"adds errors", &Report{Findings: []finding.Finding{own}}, 1, "> [!WARNING]\n> Validation found errors this change adds", "[!NOTE]"},
+		{"the branch's own errors", &Report{Findings: []finding.Finding{own}}, 0, "> [!NOTE]\n> This change adds no validation error. The default branch already has the 1 error listed below", "[!WARNING]"},
+		{"clean", &Report{}, 0, "kubewright planned `scale web 3`", "[!"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := OperationBody(Operation{Command: "scale web 3", Summary: "web: 2 → 3 replicas", Report: tc.report, Added: tc.added})
+			if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) {
+				t.Errorf("want %q and not %q in:\n%s", tc.want, tc.not, got)
+			}
+		})
+	}
+}

@@ -35,6 +35,10 @@ type Operation struct {
 	// Diff is the unified diff of the change.
 	Diff   string
 	Report *Report
+	// Added are the errors the change adds over the default branch: the
+	// pull request is a draft when there are any. Errors of Report that
+	// are not Added are the default branch's own.
+	Added int
 	// Diagnosis is the Markdown of the diagnosis the change fixes
 	// (`/ai diagnose SERVICE --fix`), "" otherwise.
 	Diagnosis string
@@ -84,9 +88,10 @@ func OperationPlan(o Operation, prefix string) string {
 // OperationBody renders the pull request of an operation.
 func OperationBody(o Operation) string {
 	var b strings.Builder
-	errs := o.Report != nil && finding.AtLeast(o.Report.Findings, finding.Error) > 0
-	if errs {
-		b.WriteString("> [!WARNING]\n> Validation found errors: this pull request is a draft until they are fixed. They are listed below.\n\n")
+	if o.Added > 0 {
+		b.WriteString("> [!WARNING]\n> Validation found errors this change adds: this pull request is a draft until they are fixed. They are listed below.\n\n")
+	} else if n := finding.AtLeast(reportFindings(o.Report), finding.Error); n > 0 {
+		fmt.Fprintf(&b, "> [!NOTE]\n> This change adds no validation error. The default branch already has the %s listed below; they are not this change's to fix.\n\n", plural(n, "error"))
 	}
 	fmt.Fprintf(&b, "kubewright planned `%s`", codeSafe(o.Command))
 	if o.Intent != "" {
