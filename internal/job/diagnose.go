@@ -12,11 +12,18 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	"k8s.io/apimachinery/pkg/util/validation"
 
+	"github.com/kubewright/kubewright/internal/author"
+	"github.com/kubewright/kubewright/internal/author/agent"
+	"github.com/kubewright/kubewright/internal/config"
 	"github.com/kubewright/kubewright/internal/diagnose"
+	"github.com/kubewright/kubewright/internal/draft"
+	"github.com/kubewright/kubewright/internal/finding"
 	"github.com/kubewright/kubewright/internal/jobpage"
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/notify"
 	"github.com/kubewright/kubewright/internal/ops"
+	"github.com/kubewright/kubewright/internal/publish"
+	"github.com/kubewright/kubewright/internal/review/fix"
 	"github.com/kubewright/kubewright/internal/validate/build"
 	"github.com/kubewright/kubewright/internal/workspace"
 )
@@ -100,12 +107,13 @@ func (r *Runner) diagnose(ctx context.Context, log *slog.Logger, gh *github.Clie
 	if !fix {
 		return r.finishStatus(ctx, pub, q, body)
 	}
-	if rerr != nil {
-		return r.finishStatus(ctx, pub, q, body+"\n\nNo fix: kubewright could not read the repository's manifests: "+safe(rerr))
+	var words []string
+	var why string
+	if rerr == nil {
+		words, why = fixFor(ctx, rep, service, ws, repo)
 	}
-	words, why := fixFor(ctx, rep, service, ws, repo)
 	if words == nil {
-		return r.finishStatus(ctx, pub, q, body+"\n\nNo pull request: none of these findings has a fix kubewright can make in the repository; their hints say what to change.")
+		return r.fixDiagnosis(ctx, log, pub, q, ws, cfg, service, rep, body)
 	}
 	op, err := ops.Parse(words[0], words[1:])
 	if err == nil && op.Name() == "rollback" && !hasFlag(words, "--to") {
@@ -123,6 +131,184 @@ func (r *Runner) diagnose(ctx context.Context, log *slog.Logger, gh *github.Clie
 	view.Notes = append([]string{why}, view.Notes...)
 	view.Diagnosis = body
 	return r.publishOperation(ctx, log, pub, q, ws, cfg, plan, view)
+}
+
+// fixDiagnosis opens the pull request for a diagnosis none of whose
+// findings a Day-2 operation fixes: the deterministic fix of the most
+// severe finding that has one (review/fix, the same fixers as review
+// suggestions), else, with a model configured, the repair agent's edit
+// for the most severe finding traced to the repository. Without either
+// it answers with the diagnosis and why there is no pull request.
+func (r *Runner) fixDiagnosis(ctx context.Context, log *slog.Logger, pub Publisher, q task, ws *workspace.Workspace, cfg *config.Repo, service string, rep *diagnose.Report, body string) error {
+	fx, f, reasons, err := deterministicFix(ws.Dir(), rep)
+	if err != nil {
+		return err
+	}
+	view := publish.Operation{Issue: q.issue, Closes: cfg.PullRequest.CloseIssue, Diagnosis: body,
+		Command: "diagnose " + service + " --fix", Undo: "revert this pull request; Flux applies the revert"}
+	if fx != nil {
+		root, err := os.OpenRoot(ws.Dir())
+		if err != nil {
+			return err
+		}
+		before, _ := root.ReadFile(filepath.FromSlash(fx.File))
+		root.Close()
+		after, err := fx.Apply(before)
+		if err != nil {
+			return err
+		}
+		files := []draft.File{{Path: fx.File, Content: after, Part: draft.PartOf(fx.File)}}
+		view.Summary = fx.Title
+		view.Notes = []string{fmt.Sprintf("%s: %s (%s:%d); the fix is deterministic.", f.ID, f.Message, f.File, f.Line)}
+		if fx.Note != "" {
+			view.Notes = append(view.Notes, "Check before merging: "+fx.Note+".")
+		}
+		view.Changes = []publish.OpChange{{File: fx.File, Line: fx.StartLine, Object: f.Object, Field: f.Field,
+			From: oneLine(before, fx.StartLine, fx.EndLine), To: strings.TrimSpace(fx.Replacement)}}
+		log.Info("diagnosis fixed", "finding", f.ID, "file", fx.File, "by", "fixer")
+		return r.publishFiles(ctx, log, pub, q, ws, cfg, service, files, view)
+	}
+	target, ok := firstTraced(rep)
+	if r.agents == nil || !ok {
+		msg := "\n\nNo pull request: none of these findings has a fix kubewright can make in the repository; their hints say what to change."
+		if len(reasons) > 0 {
+			msg += "\n\n" + strings.Join(reasons, "\n")
+		}
+		return r.finishStatus(ctx, pub, q, body+msg)
+	}
+	run, err := r.repairDiagnosis(ctx, log, q, cfg, ws, target)
+	if err != nil {
+		return err
+	}
+	if !modelEdited(run) {
+		return r.finishStatus(ctx, pub, q, body+"\n\nNo pull request: no deterministic fix applies, and the repair agent (model) proposed no change that validates"+reasonTail(run)+".")
+	}
+	view.Summary = "The repair agent (model) proposes: " + repairSummary(run)
+	view.Warnings = []string{fmt.Sprintf("This change was written by the model for %s (%s:%d) and only validated by kubewright: read the diff before merging.", target.ID, target.File, target.Line)}
+	view.Warnings = append(view.Warnings, run.Risks...)
+	log.Info("diagnosis fixed", "finding", target.ID, "files", len(run.Files), "by", "model")
+	return r.publishFiles(ctx, log, pub, q, ws, cfg, service, run.Files, view)
+}
+
+// publishFiles opens the pull request of a diagnosis fix given as files.
+func (r *Runner) publishFiles(ctx context.Context, log *slog.Logger, pub Publisher, q task, ws *workspace.Workspace, cfg *config.Repo, service string, files []draft.File, view publish.Operation) error {
+	diff, err := patches(ws.Dir(), files)
+	if err != nil {
+		return err
+	}
+	view.Diff = diff
+	return r.publishChange(ctx, log, pub, q, ws, cfg, prChange{
+		branch: fmt.Sprintf("kubewright/fix-%s-%d", service, q.issue),
+		apply:  func(dir string) error { return writeFiles(dir, files) },
+		commit: fmt.Sprintf("Fix %s: %s\n\nFound by /ai diagnose %s --fix in #%d; validated by kubewright.", service, firstLineOf(view.Summary), service, q.issue),
+		title:  fmt.Sprintf("kubewright: fix %s (diagnose)", service),
+	}, view)
+}
+
+// deterministicFix is the fix of the most severe finding a fixer can
+// fix, with the finding; reasons say why the findings that have a fixer
+// got no fix.
+func deterministicFix(dir string, rep *diagnose.Report) (*fix.Fix, diagnose.Finding, []string, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, diagnose.Finding{}, nil, err
+	}
+	defer root.Close()
+	var reasons []string
+	for _, f := range rep.Findings {
+		if f.File == "" || !fix.Fixable(f.ID) {
+			continue
+		}
+		fx, err := fix.For(root.FS(), f.Finding)
+		if err == nil {
+			return &fx, f, nil, nil
+		}
+		if why, ok := fix.IsUnfixable(err); ok {
+			reasons = append(reasons, fmt.Sprintf("- `%s` %s:%d: %s", f.ID, f.File, f.Line, why))
+			continue
+		}
+		return nil, diagnose.Finding{}, nil, err
+	}
+	return nil, diagnose.Finding{}, reasons, nil
+}
+
+// firstTraced is the most severe finding traced to a repository file.
+func firstTraced(rep *diagnose.Report) (diagnose.Finding, bool) {
+	for _, f := range rep.Findings {
+		if f.File != "" {
+			return f, true
+		}
+	}
+	return diagnose.Finding{}, false
+}
+
+// diagnoseRepairIntent is what the repair agent is told a diagnosis fix
+// is for.
+const diagnoseRepairIntent = "A workload fails in the cluster, and the finding below traces the cause to a line of this repository. Change the repository so that, once Flux applies it, the cause is gone. Edit only what the cause needs."
+
+// repairDiagnosis asks the repair agent for the repository change that
+// removes the cause of f, on a copy of the clone; the finding carries its
+// hint and up to three lines of its (redacted) evidence. Its edits are
+// held to the files kubewright authors and validated like any change.
+func (r *Runner) repairDiagnosis(ctx context.Context, log *slog.Logger, q task, cfg *config.Repo, ws *workspace.Workspace, f diagnose.Finding) (*AgentRun, error) {
+	st, err := draft.NewStage(ws.Dir())
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	w := r.walk(ctx, q, cfg, log)
+	w.noBuild = true
+	rep, err := w.validate(ctx, st.Dir())
+	if err != nil {
+		return nil, err
+	}
+	cause := f.Finding
+	if f.Hint != "" {
+		cause.Message += " (hint: " + f.Hint + ")"
+	}
+	for i, e := range f.Evidence {
+		if i == 3 {
+			break
+		}
+		cause.Message += "\nevidence: " + clipLine(e, 300)
+	}
+	set := agent.Settings{Paths: cfg.Agents.Paths, MaxAttempts: w.attempts}
+	return w.repairStage(ctx, st, agent.Input{Intent: diagnoseRepairIntent, Repo: ws.Dir(), Dir: st.Dir(), Settings: set},
+		author.Options{}, keys(rep.Findings), []finding.Finding{cause}, rep)
+}
+
+// reasonTail is ": reason" of a run that ended without a change, or "".
+func reasonTail(run *AgentRun) string {
+	if run == nil || run.Reason == "" {
+		return ""
+	}
+	return ": " + run.Reason
+}
+
+// oneLine is lines from..to of content, trimmed and joined, for a table
+// cell ("" when the range is out of the file).
+func oneLine(content []byte, from, to int) string {
+	lines := strings.Split(string(content), "\n")
+	if from < 1 || to > len(lines) || to < from {
+		return ""
+	}
+	var parts []string
+	for _, l := range lines[from-1 : to] {
+		parts = append(parts, strings.TrimSpace(l))
+	}
+	return strings.Join(parts, " ")
+}
+
+func firstLineOf(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return clipLine(l, 120)
+}
+
+func clipLine(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }
 
 // diagnoseArgs reads SERVICE [--fix].
@@ -219,9 +405,4 @@ func valueAt(dir, file string, line int) (string, bool) {
 	return v, ok && v != ""
 }
 
-func clipWord(s string) string {
-	if r := []rune(s); len(r) > 40 {
-		return string(r[:40]) + "…"
-	}
-	return s
-}
+func clipWord(s string) string { return clipLine(s, 40) }

@@ -2,6 +2,7 @@ package job_test
 
 import (
 	"io"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,11 +16,16 @@ import (
 	"github.com/kubewright/kubewright/internal/diagnose"
 	"github.com/kubewright/kubewright/internal/diagnose/diagnosetest"
 	"github.com/kubewright/kubewright/internal/job"
+	"github.com/kubewright/kubewright/internal/llm"
+	"github.com/kubewright/kubewright/internal/llm/llmtest"
 	"github.com/kubewright/kubewright/internal/notify"
 )
 
 // ownNamespace is a manifest's metadata.namespace line.
 var ownNamespace = regexp.MustCompile(`\n  namespace: \S+\n`)
+
+// kustNamespace is a kustomization's top-level namespace line.
+var kustNamespace = regexp.MustCompile(`(^|\n)namespace: \S+\n`)
 
 // cluster is the kube-apiserver (with the kubelet stand-in that serves
 // logs) the diagnose tests read; TestMain stops it.
@@ -38,23 +44,31 @@ func diagnoseCase(t *testing.T, name, ns, path string, edit func(string) string,
 	if out, err := exec.Command("cp", "-R", filepath.Join(caseDir, "repo"), src).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
+	// Every manifest of the case goes to namespace ns, as the cluster
+	// state does.
+	err := filepath.WalkDir(src, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || filepath.Ext(p) != ".yaml" {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(p, []byte(inNamespace(string(b), ns)), 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	file := filepath.Join(src, filepath.FromSlash(path))
 	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
 	placed := string(b)
-	if m := ownNamespace.FindString(placed); m != "" {
-		placed = strings.Replace(placed, m, "\n  namespace: "+ns+"\n", 1)
-	} else {
-		placed = strings.Replace(placed, "metadata:\n", "metadata:\n  namespace: "+ns+"\n", 1)
-	}
-	first := placed
 	if edit != nil {
-		first = edit(placed)
-	}
-	if err := os.WriteFile(file, []byte(first), 0o644); err != nil {
-		t.Fatal(err)
+		if err := os.WriteFile(file, []byte(edit(placed)), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	e := newEnvFrom(t, src, "")
 	if edit != nil {
@@ -67,6 +81,21 @@ func diagnoseCase(t *testing.T, name, ns, path string, edit func(string) string,
 	}
 	e.runner = e.rebuild(append([]job.Option{job.WithCluster(cl)}, opts...)...)
 	return e
+}
+
+// inNamespace puts a manifest in namespace ns: a kustomization's
+// namespace, or each object's own.
+func inNamespace(manifest, ns string) string {
+	if kustNamespace.MatchString(manifest) {
+		return kustNamespace.ReplaceAllString(manifest, "${1}namespace: "+ns+"\n")
+	}
+	if ownNamespace.MatchString(manifest) {
+		return ownNamespace.ReplaceAllString(manifest, "\n  namespace: "+ns+"\n")
+	}
+	if strings.Contains(manifest, "\nkind: Kustomization\n") || strings.HasPrefix(manifest, "kind: Kustomization\n") {
+		return manifest
+	}
+	return strings.ReplaceAll(manifest, "\nmetadata:\n", "\nmetadata:\n  namespace: "+ns+"\n")
 }
 
 // `/ai diagnose` answers with the findings traced to the default branch's
@@ -147,6 +176,76 @@ func TestDiagnoseCommand(t *testing.T) {
 		}
 		if strings.Contains(pr.Body, "Sup3rS3cretPassw0rd") {
 			t.Error("the password from the log reached the pull request")
+		}
+	})
+
+	// Findings no Day-2 operation fixes get the deterministic fix of the
+	// review's fixers.
+	for _, tc := range []struct {
+		name, dir, ns, service, file, want string
+	}{
+		{"a readiness probe on a port the container does not serve", "readiness", "diag-fix-probe", "user-service", "k8s/user-service/deployment.yaml", "port: 8080"},
+		{"a Service targetPort no container declares", "targetport", "diag-fix-target", "billing", "k8s/billing/service.yaml", "targetPort: 8080"},
+		{"a Service selector that matches nothing", "selector", "diag-fix-selector", "inventory", "k8s/inventory/service.yaml", "app: inventory\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := diagnoseCase(t, tc.dir, tc.ns, tc.file, nil)
+			n := e.onNewIssue(t, "octocat", "/ai diagnose "+tc.service+" --fix")
+			branch := "kubewright/fix-" + tc.service + "-" + itoa(n)
+			pr, ok := pullFor(e, branch)
+			if !ok {
+				t.Fatalf("no pull request; status: %s", e.lastComment())
+			}
+			if got := e.show(t, branch, tc.file); !strings.Contains(got, tc.want) {
+				t.Errorf("%s lacks %q:\n%s", tc.file, tc.want, got)
+			}
+			for _, s := range []string{"<summary>Diagnosis</summary>", "the fix is deterministic", "Check before merging", "## Validation", "| `" + tc.file + ":"} {
+				if !strings.Contains(pr.Body, s) {
+					t.Errorf("body lacks %q:\n%s", s, pr.Body)
+				}
+			}
+			// The case's manifests are not hardened (policy finds errors
+			// in them before and after), but the fix adds none.
+			if pr.Draft || !strings.Contains(pr.Body, "This change adds no validation error") {
+				t.Errorf("the fix adds errors:\n%s", pr.Body)
+			}
+		})
+	}
+
+	t.Run("a missing Secret: the repair agent's edit", func(t *testing.T) {
+		const file = "k8s/payments/deployment.yaml"
+		caseFile := filepath.Join("..", "diagnose", "testdata", "configerror", "repo", filepath.FromSlash(file))
+		b, err := os.ReadFile(caseFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fixed := strings.Replace(inNamespace(string(b), "diag-fix-secret"), "name: db-credential\n", "name: db-credentials\n", 1)
+		cause := llmtest.Reply{Content: `{"causes":[{"rank":1,"cause":"DB_PASSWORD refers to the Secret db-credential; the namespace has db-credentials.",` +
+			`"evidence":["secret \"db-credential\" not found"],"fix":"Name db-credentials in k8s/payments/deployment.yaml:25.","finding":"KW-DIAG-004"}]}`}
+		opt, srv := scriptedAgents(t, cause,
+			proposal("Point DB_PASSWORD at the Secret db-credentials, which exists.", llm.Edit{Path: file, Action: llm.ActionReplace, Content: fixed}),
+			reviewReply("payments restarts once the Secret name is right."))
+		e := diagnoseCase(t, "configerror", "diag-fix-secret", file, nil, opt)
+		n := e.onNewIssue(t, "octocat", "/ai diagnose payments --fix")
+		branch := "kubewright/fix-payments-" + itoa(n)
+		pr, ok := pullFor(e, branch)
+		if !ok {
+			t.Fatalf("no pull request; status: %s", e.lastComment())
+		}
+		if got := e.show(t, branch, file); !strings.Contains(got, "name: db-credentials\n") {
+			t.Errorf("not fixed:\n%s", got)
+		}
+		for _, s := range []string{"The repair agent (model) proposes: Point DB_PASSWORD", "written by the model for KW-DIAG-004", "payments restarts once"} {
+			if !strings.Contains(pr.Body, s) {
+				t.Errorf("body lacks %q:\n%s", s, pr.Body)
+			}
+		}
+		rec := srv.Requests()
+		if len(rec) != 3 {
+			t.Fatalf("model calls: %d, want the root cause, the repair and the review", len(rec))
+		}
+		if p := userPrompt(rec[1]); !strings.Contains(p, "KW-DIAG-004") || !strings.Contains(p, "db-credential") || !strings.Contains(p, "hint: create Secret") {
+			t.Errorf("the repair prompt lacks the finding:\n%s", p)
 		}
 	})
 

@@ -27,6 +27,15 @@ const orderDeployment = "k8s/order-service/deployment.yaml"
 // returns the model's server.
 func withModel(t *testing.T, e *env, script ...llmtest.Reply) *llmtest.Server {
 	t.Helper()
+	opt, srv := scriptedAgents(t, script...)
+	e.runner = e.rebuild(opt)
+	return srv
+}
+
+// scriptedAgents is the option that gives a runner agents on a scripted
+// model, and the model's server.
+func scriptedAgents(t *testing.T, script ...llmtest.Reply) (job.Option, *llmtest.Server) {
+	t.Helper()
 	srv := llmtest.NewServer(t, script...)
 	cfg := srv.Config()
 	cfg.MaxRetries = -1 // a scripted failure must not consume the next reply
@@ -34,8 +43,7 @@ func withModel(t *testing.T, e *env, script ...llmtest.Reply) *llmtest.Server {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.runner = e.rebuild(job.WithAgents(job.Agents{Model: client, Budget: llm.Budget{PerJob: 1_000_000}, Ledger: llm.NewMemoryLedger()}))
-	return srv
+	return job.WithAgents(job.Agents{Model: client, Budget: llm.Budget{PerJob: 1_000_000}, Ledger: llm.NewMemoryLedger()}), srv
 }
 
 // replicas returns the deterministic draft's order-service Deployment with
