@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/go-github/v88/github"
 
@@ -202,7 +203,10 @@ func (f filter) merged(req request.Request, e *github.PullRequestEvent) (request
 	case pr.GetHead().GetRepo().GetFullName() != e.GetRepo().GetFullName():
 		return req, "merged pull request comes from another repository"
 	}
-	req.Trigger, req.Head = request.Merged, pr.GetHead().GetRef()
+	req.Trigger, req.Head, req.MergedAt = request.Merged, pr.GetHead().GetRef(), pr.GetMergedAt().Time
+	if req.MergedAt.IsZero() {
+		req.MergedAt = time.Now().UTC() // a payload without merged_at: the follow-up starts now
+	}
 	req.Repo, req.Number = repoOf(e.GetRepo()), pr.GetNumber()
 	req.Actor = request.Actor{Login: e.GetSender().GetLogin(), ID: e.GetSender().GetID()}
 	if err := req.Validate(); err != nil {

@@ -3,8 +3,11 @@ package githubapp
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-github/v88/github"
+
+	"github.com/kubewright/kubewright/internal/request"
 )
 
 // The filter keeps exactly what internal/job acts on, with the prefix and
@@ -32,6 +35,16 @@ func TestFilterRequest(t *testing.T) {
 	pull := func(action, state string, by *github.User) *github.PullRequestEvent {
 		return &github.PullRequestEvent{Action: github.Ptr(action), Number: github.Ptr(7), Repo: repo, Sender: by,
 			PullRequest: &github.PullRequest{Number: github.Ptr(7), State: github.Ptr(state)}}
+	}
+	merged := func(branch string) *github.PullRequestEvent {
+		e := pull("closed", "closed", user)
+		named := *repo
+		named.FullName = github.Ptr("acme/shop")
+		e.Repo = &named
+		e.PullRequest.Merged = github.Ptr(true)
+		e.PullRequest.MergedAt = &github.Timestamp{Time: time.Date(2026, 12, 7, 16, 0, 0, 0, time.UTC)}
+		e.PullRequest.Head = &github.PullRequestBranch{Ref: github.Ptr(branch), Repo: &github.Repository{FullName: github.Ptr("acme/shop")}}
+		return e
 	}
 	custom := filter{prefix: "/bot", label: "deploy-me"}
 	tests := []struct {
@@ -69,6 +82,8 @@ func TestFilterRequest(t *testing.T) {
 		{"pull request ready", defaultFilter(), pull("ready_for_review", "open", user), "command:review", ""},
 		{"pull request labeled", defaultFilter(), pull("labeled", "open", user), "", "action labeled"},
 		{"pull request closed", defaultFilter(), pull("closed", "closed", user), "", "pull request closed without a merge"},
+		{"kubewright's operation merged", defaultFilter(), merged("kubewright/scale-cart-12"), "merged:kubewright/scale-cart-12 at 2026-12-07T16:00:00Z", ""},
+		{"another branch merged", defaultFilter(), merged("feature/cart"), "", "not a kubewright operation's"},
 		{"pull request edited", defaultFilter(), pull("edited", "open", user), "", "action edited"},
 		{"review comment", defaultFilter(), &github.PullRequestReviewCommentEvent{Action: github.Ptr("created")}, "", "not handled"},
 		{"installation", defaultFilter(), &github.InstallationEvent{Action: github.Ptr("created")}, "", "not handled"},
@@ -79,6 +94,8 @@ func TestFilterRequest(t *testing.T) {
 			got := ""
 			switch {
 			case why != "":
+			case req.Trigger == request.Merged:
+				got = "merged:" + req.Head + " at " + req.MergedAt.Format(time.RFC3339)
 			case req.Command != nil:
 				got = "command:" + string(req.Command.Name)
 			case req.Intent != "":

@@ -9,12 +9,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/go-github/v88/github"
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/kubewright/kubewright/internal/diagnose"
+	"github.com/kubewright/kubewright/internal/queue"
 	"github.com/kubewright/kubewright/internal/validate"
 	"github.com/kubewright/kubewright/internal/validate/build"
 )
@@ -25,21 +25,23 @@ type FollowUp struct {
 	Timeout, Every time.Duration
 }
 
-// DefaultFollowUp waits up to 10 minutes (Flux's default interval is a
-// few minutes), reading every 10 seconds.
-var DefaultFollowUp = FollowUp{Timeout: 10 * time.Minute, Every: 10 * time.Second}
+// DefaultFollowUp watches for up to 10 minutes after the merge (Flux's
+// default interval is a few minutes), reading every 15 seconds.
+var DefaultFollowUp = FollowUp{Timeout: 10 * time.Minute, Every: 15 * time.Second}
 
 // WithFollowUp changes how a merged operation is watched.
 func WithFollowUp(f FollowUp) Option { return func(r *Runner) { r.follow = f } }
 
 var followBranch = regexp.MustCompile(`^kubewright/(scale|image|autoscale|resources|rollback)-([a-z0-9]([-a-z0-9]*[a-z0-9])?)-[0-9]+$`)
 
-// followUp watches the workloads of a merged operation's service until
+// followUp reads the workloads of a merged operation's service once: when
 // the cluster runs what the default branch now says (their images and,
-// unless an autoscaler owns them, their replicas), updated and ready, and
-// says so on the pull request: that the change is live, or that it is not
-// after the timeout, with the diagnosis. Without a cluster it does nothing.
-func (r *Runner) followUp(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q task, head string) error {
+// unless an autoscaler owns them, their replicas), updated and ready, it
+// says so on the pull request. Until then the job is snoozed and read
+// again (a worker is not held while Flux applies the change); once
+// FollowUp.Timeout has passed since the merge, it says the change is not
+// live, with the diagnosis. Without a cluster it does nothing.
+func (r *Runner) followUp(ctx context.Context, log *slog.Logger, pub Publisher, q task, head string, mergedAt time.Time) error {
 	m := followBranch.FindStringSubmatch(head)
 	if r.cluster == nil || m == nil {
 		log.Info("merged: no follow-up", "branch", head, "cluster", r.cluster != nil)
@@ -63,43 +65,35 @@ func (r *Runner) followUp(ctx context.Context, log *slog.Logger, gh *github.Clie
 	if len(want) == 0 {
 		return r.comment(ctx, pub, q, fmt.Sprintf("⚠️ The merged manifests define no Deployment of `%s` in `%s` to follow up.", service, ns))
 	}
-	start := time.Now()
-	wctx, cancel := context.WithTimeout(ctx, r.follow.Timeout)
-	defer cancel()
+	live := true
 	var state []string
-	for {
-		live := true
-		state = state[:0]
-		for _, w := range want {
-			ok, line := r.rolledOut(wctx, ns, w)
-			live = live && ok
-			state = append(state, line)
-		}
-		if live {
-			log.Info("merged change is live", "op", op, "service", service, "after", time.Since(start).Round(time.Second))
-			return r.comment(ctx, pub, q, fmt.Sprintf("✅ The merged `%s` of `%s` is live in `%s` after %s:\n\n- %s",
-				op, service, ns, time.Since(start).Round(time.Second), strings.Join(state, "\n- ")))
-		}
-		select {
-		case <-wctx.Done():
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			body := fmt.Sprintf("⚠️ The merged `%s` of `%s` is not live in `%s` after %s:\n\n- %s\n\nFlux may not have applied it yet (`flux get kustomizations`), or the new Pods fail:",
-				op, service, ns, r.follow.Timeout, strings.Join(state, "\n- "))
-			if rep, err := diagnose.Diagnose(ctx, *r.cluster, ns, service, ""); err == nil && len(rep.Findings) > 0 {
-				for _, f := range rep.Findings[:min(len(rep.Findings), 5)] {
-					body += fmt.Sprintf("\n- **%s** `%s` %s", f.Severity, f.ID, f.Message)
-				}
-				body += fmt.Sprintf("\n\nComment `%s diagnose %s` on an issue for the full diagnosis.", r.prefix, service)
-			} else {
-				body += " no failing Pod was found."
-			}
-			log.Info("merged change not live", "op", op, "service", service, "after", r.follow.Timeout)
-			return r.comment(ctx, pub, q, body)
-		case <-time.After(r.follow.Every):
-		}
+	for _, w := range want {
+		ok, line := r.rolledOut(ctx, ns, w)
+		live = live && ok
+		state = append(state, line)
 	}
+	since := time.Since(mergedAt)
+	if live {
+		log.Info("merged change is live", "op", op, "service", service, "after", since.Round(time.Second))
+		return r.comment(ctx, pub, q, fmt.Sprintf("✅ The merged `%s` of `%s` is live in `%s` %s after the merge:\n\n- %s",
+			op, service, ns, since.Round(time.Second), strings.Join(state, "\n- ")))
+	}
+	if since < r.follow.Timeout {
+		log.Info("merged change not live yet", "op", op, "service", service, "after", since.Round(time.Second), "next", r.follow.Every)
+		return queue.RetryAfter(min(r.follow.Every, r.follow.Timeout-since))
+	}
+	body := fmt.Sprintf("⚠️ The merged `%s` of `%s` is not live in `%s` %s after the merge:\n\n- %s\n\nFlux may not have applied it yet (`flux get kustomizations`), or the new Pods fail:",
+		op, service, ns, r.follow.Timeout, strings.Join(state, "\n- "))
+	if rep, err := diagnose.Diagnose(ctx, *r.cluster, ns, service, ""); err == nil && len(rep.Findings) > 0 {
+		for _, f := range rep.Findings[:min(len(rep.Findings), 5)] {
+			body += fmt.Sprintf("\n- **%s** `%s` %s", f.Severity, f.ID, f.Message)
+		}
+		body += fmt.Sprintf("\n\nComment `%s diagnose %s` on an issue for the full diagnosis.", r.prefix, service)
+	} else {
+		body += " no failing Pod was found."
+	}
+	log.Info("merged change not live", "op", op, "service", service, "after", r.follow.Timeout)
+	return r.comment(ctx, pub, q, body)
 }
 
 // wanted is what the merged manifests say a workload runs.

@@ -3,12 +3,14 @@ package job_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-github/v88/github"
+	"github.com/riverqueue/river/rivertype"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -84,17 +86,35 @@ func TestFollowUpAfterMerge(t *testing.T) {
 			t.Errorf("body lacks %q:\n%s", want, pr.Body)
 		}
 	}
-	merge := func() string {
+	// merge delivers the merge and runs the job as the queue would: again
+	// after each snooze, until it ends; it returns the comment and how
+	// many times the job was snoozed.
+	merge := func() (string, int) {
 		t.Helper()
 		e.n++
 		d, ok := deliver(t, "pull_request", fmt.Sprintf("merged-%d", e.n), mergedEvent(pr.Number, true, branch, "acme/shop"))
 		if !ok {
 			t.Fatal("intake dropped the merge of kubewright's pull request")
 		}
-		if err := e.runner.Handle(ctx, d); err != nil {
-			t.Fatal(err)
+		if e.runner.Exclusive(d) {
+			t.Fatal("a follow-up must not hold the repository while it watches")
 		}
-		return e.lastComment()
+		snoozes := 0
+		for {
+			err := e.runner.Handle(ctx, d)
+			var snooze *rivertype.JobSnoozeError
+			if !errors.As(err, &snooze) {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return e.lastComment(), snoozes
+			}
+			if snooze.Duration <= 0 || snooze.Duration > 100*time.Millisecond {
+				t.Fatalf("snoozed for %s, want at most the 100ms interval", snooze.Duration)
+			}
+			snoozes++
+			time.Sleep(snooze.Duration)
+		}
 	}
 
 	// Flux applies the merged change.
@@ -104,12 +124,12 @@ func TestFollowUpAfterMerge(t *testing.T) {
 		t.Fatal(err)
 	}
 	setReady(1)
-	if got := merge(); !strings.Contains(got, "⚠️ The merged `scale` of `cart` is not live in `shop` after 2s") || !strings.Contains(got, "1 of 3 replicas ready") {
-		t.Errorf("not ready: %q", got)
+	if got, snoozes := merge(); !strings.Contains(got, "⚠️ The merged `scale` of `cart` is not live in `shop` 2s after the merge") || !strings.Contains(got, "1 of 3 replicas ready") || snoozes < 2 {
+		t.Errorf("not ready (after %d snoozes): %q", snoozes, got)
 	}
 	setReady(3)
-	if got := merge(); !strings.Contains(got, "✅ The merged `scale` of `cart` is live in `shop`") || !strings.Contains(got, "3 of 3 replicas ready") {
-		t.Errorf("ready: %q", got)
+	if got, snoozes := merge(); !strings.Contains(got, "✅ The merged `scale` of `cart` is live in `shop`") || !strings.Contains(got, "3 of 3 replicas ready") || snoozes != 0 {
+		t.Errorf("ready (after %d snoozes): %q", snoozes, got)
 	}
 
 	// Intake follows up only kubewright's own operation branches, merged.

@@ -82,7 +82,9 @@ var (
 // Exclusive: every job holds its repository except `/ai cancel`, which must
 // reach the job it cancels while that job holds the repository.
 func (r *Runner) Exclusive(d queue.Delivery) bool {
-	return !d.Request.IsCommand(command.Cancel)
+	// A follow-up only reads the cluster and comments: it must not hold
+	// the repository for the minutes it watches.
+	return !d.Request.IsCommand(command.Cancel) && d.Request.Trigger != request.Merged
 }
 
 // Canceller cancels the queued and running jobs of one issue or pull
@@ -213,7 +215,7 @@ func (r *Runner) serve(ctx context.Context, log *slog.Logger, req request.Reques
 	if req.Trigger == request.Merged {
 		// kubewright's own merged pull request: nothing from it runs; the
 		// cluster is read to see the change land.
-		return r.followUp(ctx, log, gh, pub, q, req.Head)
+		return r.followUp(ctx, log, pub, q, req.Head, req.MergedAt)
 	}
 	if req.Trigger == request.PullRequest {
 		// The review a pull request gets when it opens or moves is what

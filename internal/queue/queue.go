@@ -88,7 +88,9 @@ func (f HandlerFunc) Handle(ctx context.Context, d Delivery) error { return f(ct
 func Permanent(err error) error { return river.JobCancel(err) }
 
 // RetryAfter asks for the next attempt no sooner than d (Retry-After,
-// X-RateLimit-Reset), without counting the attempt against the budget.
+// X-RateLimit-Reset, or a follow-up that reads the cluster again later),
+// without counting the attempt against the budget and without holding a
+// worker meanwhile.
 func RetryAfter(d time.Duration) error { return river.JobSnooze(d) }
 
 type deliveryArgs struct {

@@ -291,7 +291,7 @@ func (w *deliveryWorker) report(ctx context.Context, log *slog.Logger, job *rive
 	case err == nil:
 		log.Info("job done", "duration", took)
 	case errors.As(err, &snooze):
-		log.Info("job snoozed: rate limited", "delay", snooze.Duration, "duration", took)
+		log.Info("job snoozed", "delay", snooze.Duration, "duration", took)
 	case errors.Is(context.Cause(ctx), rivertype.ErrJobCancelledRemotely):
 		log.Info("job cancelled", "error", errText, "duration", took)
 	case errors.As(err, &cancel):

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/kubewright/kubewright/internal/command"
 )
@@ -72,8 +73,11 @@ type Request struct {
 	Actor         Actor `json:"actor"`
 	// CommentID is the comment holding the command (Trigger Comment).
 	CommentID int64 `json:"commentId,omitempty"`
-	// Head is the merged pull request's branch (Trigger Merged).
-	Head string `json:"head,omitempty"`
+	// Head is the merged pull request's branch and MergedAt when it was
+	// merged (Trigger Merged): the follow-up watches the cluster for a
+	// while after that.
+	Head     string    `json:"head,omitempty"`
+	MergedAt time.Time `json:"mergedAt,omitzero"`
 
 	Command *command.Command `json:"command,omitempty"`
 	// Intent is a free-text request: `/ai add an inventory service`
