@@ -96,10 +96,6 @@ func (r *Runner) operateIntent(ctx context.Context, log *slog.Logger, pub Publis
 	var views []publish.Operation
 	var names []string
 	var first *ops.Plan
-	known, err := r.baseline(ctx, cfg, ws.Dir())
-	if err != nil {
-		return err
-	}
 	for _, op := range list {
 		repo, err := ops.Load(ws.Dir())
 		if err != nil {
@@ -123,28 +119,24 @@ func (r *Runner) operateIntent(ctx context.Context, log *slog.Logger, pub Publis
 			first = plan
 		}
 	}
-	branch := fmt.Sprintf("kubewright/ai-%d", q.issue)
-	v, err := r.verdict(ctx, cfg, ws.Dir(), known)
-	if err != nil {
-		return err
-	}
 	view := views[0]
 	view.Command, view.Intent, view.Also = strings.Join(names, "; "), intent, views[1:]
-	view.Issue, view.Closes, view.Branch, view.Report, view.Added = q.issue, cfg.PullRequest.CloseIssue, branch, v.report, v.added
+	view.Issue, view.Closes = q.issue, cfg.PullRequest.CloseIssue
 	log.Info("free-text request mapped to operations", "operations", strings.Join(names, "; "))
-	return r.publishPR(ctx, log, pub, q, ws, pullRequest{
-		branch: branch, draft: v.added > 0, report: v.report, state: v.state,
+	return r.publishChange(ctx, log, pub, q, ws, cfg, prChange{
+		branch: fmt.Sprintf("kubewright/ai-%d", q.issue),
+		// the plans are applied: each was planned on the tree the ones
+		// before it left
 		commit: fmt.Sprintf("%s\n\nRequested in #%d as %q; planned by kubewright and validated.", upperFirst(strings.Join(names, "; ")), q.issue, title(intent)),
 		title:  "kubewright: " + clipTitle(strings.Join(names, "; ")),
-		body:   publish.OperationBody(view),
-	})
+	}, view)
 }
 
 // clipTitle keeps a pull request title to one line of about 72
 // characters.
 func clipTitle(s string) string {
 	if r := []rune(s); len(r) > 72 {
-		return string(r[:69]) + "..."
+		return strings.TrimSpace(string(r[:69])) + "..."
 	}
 	return s
 }

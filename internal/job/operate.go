@@ -132,61 +132,68 @@ type prChange struct {
 // with every stage and opens (or updates) the pull request, a draft when
 // validation found errors.
 func (r *Runner) publishChange(ctx context.Context, log *slog.Logger, pub Publisher, q task, ws *workspace.Workspace, cfg *config.Repo, c prChange, view publish.Operation) error {
-	known, err := r.baseline(ctx, cfg, ws.Dir())
-	if err != nil {
-		return err
-	}
 	if err := ws.Branch(c.branch); err != nil {
 		return err
 	}
-	if err := c.apply(ws.Dir()); err != nil {
-		return err
+	if c.apply != nil {
+		if err := c.apply(ws.Dir()); errors.Is(err, errThroughLink) {
+			return r.finishStatus(ctx, pub, q, "❌ No pull request: "+safe(err)+".")
+		} else if err != nil {
+			return err
+		}
 	}
-	v, err := r.verdict(ctx, cfg, ws.Dir(), known)
+	v, err := r.verdict(ctx, cfg, ws)
 	if err != nil {
 		return err
 	}
-	view.Branch, view.Report, view.Added = c.branch, v.report, v.added
+	view.Branch, view.Report = c.branch, v.report
 	r.putPage(ctx, q, func(p *jobpage.Record) { pageOperation(p, view) })
 	return r.publishPR(ctx, log, pub, q, ws, pullRequest{
-		branch: c.branch, draft: v.added > 0, report: v.report, state: v.state,
+		branch: c.branch, draft: v.report.Added > 0, report: v.report, state: v.state,
 		commit: c.commit, title: c.title, body: publish.OperationBody(view),
 	})
 }
 
-// baseline is the findings of the default branch's tree in dir, before
-// a Day-2 change: what the change is not to blame for.
-func (r *Runner) baseline(ctx context.Context, cfg *config.Repo, dir string) (map[string]bool, error) {
-	rep, err := r.validator(cfg)(ctx, dir)
-	if err != nil {
-		return nil, fmt.Errorf("validate the default branch: %w", err)
-	}
-	return keys(rep.Findings), nil
-}
-
 // changeVerdict is the validation of a Day-2 change.
 type changeVerdict struct {
+	// report is compared with the default branch: Added counts the
+	// errors the change adds, and the pull request is a draft for them.
 	report *publish.Report
-	// added counts the errors the change adds: a draft when above 0.
-	added int
-	state string
+	state  string
 }
 
-// verdict validates the tree in dir after a Day-2 change against known,
-// the baseline's findings.
-func (r *Runner) verdict(ctx context.Context, cfg *config.Repo, dir string, known map[string]bool) (changeVerdict, error) {
-	rep, err := r.validator(cfg)(ctx, dir)
+// verdict validates the tree in ws after a Day-2 change. When that finds
+// errors, the default branch's tree (the clone's base commit, exported
+// beside it) is validated too, so that only the errors the change adds
+// make the pull request a draft and fail its check.
+func (r *Runner) verdict(ctx context.Context, cfg *config.Repo, ws *workspace.Workspace) (changeVerdict, error) {
+	validate := r.validator(cfg)
+	rep, err := validate(ctx, ws.Dir())
 	if err != nil {
 		return changeVerdict{}, err
 	}
-	v := changeVerdict{report: ReportView(rep), added: finding.AtLeast(added(rep.Findings, known), finding.Error)}
-	switch all := finding.AtLeast(rep.Findings, finding.Error); {
-	case v.added > 0:
+	v := changeVerdict{report: ReportView(rep), state: "All validation stages passed."}
+	v.report.Compared = true
+	all := finding.AtLeast(rep.Findings, finding.Error)
+	if all == 0 {
+		return v, nil
+	}
+	dir, err := ws.TempDir()
+	if err != nil {
+		return changeVerdict{}, err
+	}
+	if _, err := workspace.Export(ctx, ws.Dir(), ws.BaseCommit(), dir, r.clone); err != nil {
+		return changeVerdict{}, fmt.Errorf("read the default branch to compare with: %w", err)
+	}
+	base, err := validate(ctx, dir)
+	if err != nil {
+		return changeVerdict{}, fmt.Errorf("validate the default branch: %w", err)
+	}
+	v.report.Added = finding.AtLeast(added(rep.Findings, keys(base.Findings)), finding.Error)
+	if v.report.Added > 0 {
 		v.state = "Validation found errors this change adds, so it is a draft; the findings are listed in it."
-	case all > 0:
+	} else {
 		v.state = fmt.Sprintf("The change adds no validation error; the default branch's own %s are listed in it.", count(all, "error"))
-	default:
-		v.state = "All validation stages passed."
 	}
 	return v, nil
 }

@@ -2,6 +2,7 @@ package publish
 
 import (
 	"fmt"
+	"regexp"
 	"strings"
 
 	"github.com/kubewright/kubewright/internal/finding"
@@ -121,8 +122,13 @@ func repairRounds(r *AgentRun) int {
 // redacted, and @mentions and #references lose their effect so it
 // cannot ping people or close issues.
 func neutral(s string) string {
-	return strings.NewReplacer("@", "@\u200b", "<!--", "&lt;!--").Replace(strings.TrimSpace(secretFree(s)))
+	s = strings.NewReplacer("@", "@\u200b", "<!--", "&lt;!--").Replace(strings.TrimSpace(secretFree(s)))
+	return issueRef.ReplaceAllString(s, "#\u200b$1")
 }
+
+// issueRef is a #123 reference, which GitHub links (and "fixes #123"
+// acts on).
+var issueRef = regexp.MustCompile(`#([0-9])`)
 
 // ModelQuote renders a model's one-paragraph summary for a comment: ": "
 // and the summary in one line, marked as the model's, redacted, with
@@ -134,7 +140,7 @@ func ModelQuote(summary string) string {
 	return "."
 }
 
-// ModelRisks renders the risks a model's review noted, one line each,
+// ModelRisks renders the risks a model noted, one line each,
 // as the model's (at most 10), or "".
 func ModelRisks(risks []string) string {
 	var b strings.Builder
@@ -149,7 +155,7 @@ func ModelRisks(risks []string) string {
 	if b.Len() == 0 {
 		return ""
 	}
-	return "\n\nThe review agent (model) noted:\n" + b.String()
+	return "\n\nThe model noted:\n" + b.String()
 }
 
 // secretFree redacts secrets from text about to be published.

@@ -100,15 +100,15 @@ func TestOperationBodyBanner(t *testing.T) {
 	for _, tc := range []struct {
 		name      string
 		report    *Report
-		added     int
 		want, not string
 	}{
-		{"adds errors", &Report{Findings: []finding.Finding{own}}, 1, "> [!WARNING]\n> Validation found errors this change adds", "[!NOTE]"},
-		{"the branch's own errors", &Report{Findings: []finding.Finding{own}}, 0, "> [!NOTE]\n> This change adds no validation error. The default branch already has the 1 error listed below", "[!WARNING]"},
-		{"clean", &Report{}, 0, "kubewright planned `scale web 3`", "[!"},
+		{"adds errors", &Report{Findings: []finding.Finding{own}, Compared: true, Added: 1}, "> [!WARNING]\n> Validation found errors this change adds", "[!NOTE]"},
+		{"the branch's own errors", &Report{Findings: []finding.Finding{own}, Compared: true}, "> [!NOTE]\n> This change adds no validation error. The default branch already has the 1 error listed below", "[!WARNING]"},
+		{"not compared with the base", &Report{Findings: []finding.Finding{own}}, "> [!WARNING]\n> Validation found errors", "[!NOTE]"},
+		{"clean", &Report{Compared: true}, "kubewright planned `scale web 3`", "[!"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := OperationBody(Operation{Command: "scale web 3", Summary: "web: 2 → 3 replicas", Report: tc.report, Added: tc.added})
+			got := OperationBody(Operation{Command: "scale web 3", Summary: "web: 2 → 3 replicas", Report: tc.report})
 			if !strings.Contains(got, tc.want) || strings.Contains(got, tc.not) {
 				t.Errorf("want %q and not %q in:\n%s", tc.want, tc.not, got)
 			}

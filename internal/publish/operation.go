@@ -35,10 +35,11 @@ type Operation struct {
 	// Diff is the unified diff of the change.
 	Diff   string
 	Report *Report
-	// Added are the errors the change adds over the default branch: the
-	// pull request is a draft when there are any. Errors of Report that
-	// are not Added are the default branch's own.
-	Added int
+	// ModelSummary and ModelRisks are what a model said about the change
+	// (a diagnosis fix the repair agent wrote): shown quoted, as the
+	// model's, neutralized.
+	ModelSummary string
+	ModelRisks   []string
 	// Diagnosis is the Markdown of the diagnosis the change fixes
 	// (`/ai diagnose SERVICE --fix`), "" otherwise.
 	Diagnosis string
@@ -88,9 +89,9 @@ func OperationPlan(o Operation, prefix string) string {
 // OperationBody renders the pull request of an operation.
 func OperationBody(o Operation) string {
 	var b strings.Builder
-	if o.Added > 0 {
+	if o.Report.blocking() > 0 {
 		b.WriteString("> [!WARNING]\n> Validation found errors this change adds: this pull request is a draft until they are fixed. They are listed below.\n\n")
-	} else if n := finding.AtLeast(reportFindings(o.Report), finding.Error); n > 0 {
+	} else if n := finding.AtLeast(reportFindings(o.Report), finding.Error); n > 0 && o.Report.Compared {
 		fmt.Fprintf(&b, "> [!NOTE]\n> This change adds no validation error. The default branch already has the %s listed below; they are not this change's to fix.\n\n", plural(n, "error"))
 	}
 	fmt.Fprintf(&b, "kubewright planned `%s`", codeSafe(o.Command))
@@ -111,6 +112,9 @@ func OperationBody(o Operation) string {
 		fmt.Fprintf(&b, "<details open><summary>Diagnosis</summary>\n\n%s\n</details>\n\n", secretFree(o.Diagnosis))
 	}
 	fmt.Fprintf(&b, "## Proposed change\n\n%s\n\n", secretFree(o.Summary))
+	if o.ModelSummary != "" {
+		fmt.Fprintf(&b, "> 🤖 The repair agent (model): %s\n\n", quote(o.ModelSummary))
+	}
 	writeOperation(&b, o)
 	writeDiff(&b, o.Diff, false)
 	for _, a := range o.Also {
@@ -175,7 +179,10 @@ func writeOperation(b *strings.Builder, o Operation) {
 	for _, n := range o.Notes {
 		fmt.Fprintf(b, "- %s\n", secretFree(n))
 	}
-	if len(o.Warnings) == 0 && len(o.Notes) == 0 {
+	for _, r := range o.ModelRisks {
+		fmt.Fprintf(b, "- 🤖 %s\n", quote(r))
+	}
+	if len(o.Warnings) == 0 && len(o.Notes) == 0 && len(o.ModelRisks) == 0 {
 		b.WriteString("- No capacity, disruption-budget or automation conflict found in the repository.\n")
 	}
 	if o.Undo != "" {
@@ -184,20 +191,26 @@ func writeOperation(b *strings.Builder, o Operation) {
 	b.WriteString("\n")
 }
 
+// DiffBlock is a unified diff for a comment: redacted, cut at the cap a
+// body allows, fenced so that nothing in it renders as Markdown.
+func DiffBlock(diff string) string {
+	diff = secretFree(diff)
+	if len(diff) > maxDiff {
+		diff = diff[:maxDiff] + "\n… (truncated)\n"
+	}
+	return "```diff\n" + strings.ReplaceAll(diff, "```", "ʼʼʼ") + "```\n"
+}
+
 // writeDiff quotes the diff, shortened, folded in a pull request body.
 func writeDiff(b *strings.Builder, diff string, open bool) {
 	if diff == "" {
 		return
 	}
-	diff = secretFree(diff)
-	if len(diff) > maxDiff {
-		diff = diff[:maxDiff] + "\n… (truncated)\n"
-	}
 	attr := ""
 	if open {
 		attr = " open"
 	}
-	fmt.Fprintf(b, "<details%s><summary>Diff</summary>\n\n```diff\n%s```\n\n</details>\n", attr, strings.ReplaceAll(diff, "```", "ʼʼʼ"))
+	fmt.Fprintf(b, "<details%s><summary>Diff</summary>\n\n%s\n</details>\n", attr, DiffBlock(diff))
 }
 
 // cell is a table cell: a value in code, or a dash.

@@ -141,8 +141,13 @@ func (p *Publisher) CheckRun(ctx context.Context, r Repo, sha string, rep *Repor
 
 func (p *Publisher) checkRunOptions(sha string, rep *Report) github.CreateCheckRunOptions {
 	conclusion, title := "success", "All validation stages passed"
-	if n := finding.AtLeast(rep.Findings, finding.Error); n > 0 {
-		conclusion, title = "failure", fmt.Sprintf("%d validation errors", n)
+	switch all := finding.AtLeast(rep.Findings, finding.Error); {
+	case rep.Compared && rep.Added > 0:
+		conclusion, title = "failure", fmt.Sprintf("%d validation errors this change adds", rep.Added)
+	case rep.Compared && all > 0:
+		conclusion, title = "neutral", fmt.Sprintf("No new validation errors (the base branch has %d)", all)
+	case all > 0:
+		conclusion, title = "failure", fmt.Sprintf("%d validation errors", all)
 	}
 	var ann []*github.CheckRunAnnotation
 	for _, f := range rep.Findings {

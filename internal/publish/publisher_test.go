@@ -377,3 +377,30 @@ func TestMemoryStatusBounded(t *testing.T) {
 		t.Error("ForgetStatus kept the entry")
 	}
 }
+
+// The validation check run concludes from the errors the change adds when
+// it was compared with its base; the base's own errors do not fail it.
+func TestCheckRunConclusion(t *testing.T) {
+	own := finding.Finding{ID: "KW-POL-001", Severity: finding.Error, Stage: "policy", File: "k8s/web/deployment.yaml", Line: 19, Message: "may run as root"}
+	p := New(nil)
+	for _, tc := range []struct {
+		name              string
+		rep               *Report
+		conclusion, title string
+	}{
+		{"clean", &Report{}, "success", "All validation stages passed"},
+		{"errors, not compared", &Report{Findings: []finding.Finding{own}}, "failure", "1 validation errors"},
+		{"the base's errors only", &Report{Findings: []finding.Finding{own}, Compared: true}, "neutral", "No new validation errors (the base branch has 1)"},
+		{"errors the change adds", &Report{Findings: []finding.Finding{own, own}, Compared: true, Added: 1}, "failure", "1 validation errors this change adds"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			o := p.checkRunOptions("0123456789abcdef", tc.rep)
+			if o.GetConclusion() != tc.conclusion || o.Output.GetTitle() != tc.title {
+				t.Errorf("conclusion %q title %q", o.GetConclusion(), o.Output.GetTitle())
+			}
+			if tc.rep.Findings != nil && len(o.Output.Annotations) != len(tc.rep.Findings) {
+				t.Errorf("annotations: %d", len(o.Output.Annotations))
+			}
+		})
+	}
+}

@@ -12,6 +12,22 @@ import "github.com/kubewright/kubewright/internal/finding"
 type Report struct {
 	Stages   []Stage
 	Findings []finding.Finding
+	// Compared: the change was validated against its base too, and Added
+	// counts the errors it adds. The check run then concludes from those
+	// alone; the base's own errors stay annotations.
+	Compared bool
+	Added    int
+}
+
+// blocking is how many errors of the report are the change's to fix.
+func (r *Report) blocking() int {
+	if r == nil {
+		return 0
+	}
+	if r.Compared {
+		return r.Added
+	}
+	return finding.AtLeast(r.Findings, finding.Error)
 }
 
 // Stage is one validation stage's counts, or why it was skipped.
