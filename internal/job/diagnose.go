@@ -2,6 +2,7 @@ package job
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -36,8 +37,9 @@ func WithNotifier(w *notify.Webhook) Option { return func(r *Runner) { r.notifie
 // the cluster, each finding traced to the line of the default branch
 // that defines its object, and with --fix the pull request that carries
 // out the repository fix of the first finding that has one (a Day-2
-// operation, validated like any other).
-func (r *Runner) diagnose(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q task) error {
+// operation, a deterministic fixer or, with a model, the repair agent),
+// validated like any other change.
+func (r *Runner) diagnose(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q task) (err error) {
 	service, fix, err := diagnoseArgs(q.cmd.Words)
 	if err != nil {
 		return r.finishStatus(ctx, pub, q, "❌ "+err.Error())
@@ -73,9 +75,14 @@ func (r *Runner) diagnose(ctx context.Context, log *slog.Logger, gh *github.Clie
 		ns = nss[0]
 	}
 	opts := []diagnose.Option{diagnose.WithInput(in, loadFindings)}
+	// One walk, so the root cause and the repair share the job's budget.
+	w := r.walk(ctx, q, cfg, log)
 	if r.agents != nil {
+		if r.agents.Ledger != nil {
+			defer func() { r.forgetSpend(ctx, q, err) }()
+		}
 		if a, ok := r.agents.Model.(llm.Answerer); ok {
-			opts = append(opts, diagnose.WithRootCause(a, r.walk(ctx, q, cfg, log).meter))
+			opts = append(opts, diagnose.WithRootCause(a, w.meter))
 		}
 	}
 	rep, err := diagnose.Diagnose(ctx, *r.cluster, ns, service, ws.Dir(), opts...)
@@ -111,9 +118,12 @@ func (r *Runner) diagnose(ctx context.Context, log *slog.Logger, gh *github.Clie
 	var why string
 	if rerr == nil {
 		words, why = fixFor(ctx, rep, service, ws, repo)
+	} else {
+		log.Warn("diagnose --fix: no Day-2 operation", "error", r.clean(rerr.Error()))
+		body += "\n\nkubewright could not read the repository's manifests to plan a Day-2 operation: " + safe(rerr)
 	}
 	if words == nil {
-		return r.fixDiagnosis(ctx, log, pub, q, ws, cfg, service, rep, body)
+		return r.fixDiagnosis(ctx, log, pub, q, ws, w, service, rep, body)
 	}
 	op, err := ops.Parse(words[0], words[1:])
 	if err == nil && op.Name() == "rollback" && !hasFlag(words, "--to") {
@@ -139,25 +149,29 @@ func (r *Runner) diagnose(ctx context.Context, log *slog.Logger, gh *github.Clie
 // suggestions), else, with a model configured, the repair agent's edit
 // for the most severe finding traced to the repository. Without either
 // it answers with the diagnosis and why there is no pull request.
-func (r *Runner) fixDiagnosis(ctx context.Context, log *slog.Logger, pub Publisher, q task, ws *workspace.Workspace, cfg *config.Repo, service string, rep *diagnose.Report, body string) error {
+func (r *Runner) fixDiagnosis(ctx context.Context, log *slog.Logger, pub Publisher, q task, ws *workspace.Workspace, w *walk, service string, rep *diagnose.Report, body string) error {
 	fx, f, reasons, err := deterministicFix(ws.Dir(), rep)
 	if err != nil {
 		return err
 	}
-	view := publish.Operation{Issue: q.issue, Closes: cfg.PullRequest.CloseIssue, Diagnosis: body,
+	view := publish.Operation{Issue: q.issue, Closes: w.cfg.PullRequest.CloseIssue, Diagnosis: body,
 		Command: "diagnose " + service + " --fix", Undo: "revert this pull request; Flux applies the revert"}
+	noPR := func(why string) error {
+		msg := "\n\nNo pull request: " + why
+		if len(reasons) > 0 {
+			msg += "\n\nThe deterministic fixers did not apply:\n\n" + strings.Join(reasons, "\n")
+		}
+		return r.finishStatus(ctx, pub, q, body+msg)
+	}
 	if fx != nil {
-		root, err := os.OpenRoot(ws.Dir())
+		before, err := readFile(ws.Dir(), fx.File)
 		if err != nil {
 			return err
 		}
-		before, _ := root.ReadFile(filepath.FromSlash(fx.File))
-		root.Close()
 		after, err := fx.Apply(before)
 		if err != nil {
 			return err
 		}
-		files := []draft.File{{Path: fx.File, Content: after, Part: draft.PartOf(fx.File)}}
 		view.Summary = fx.Title
 		view.Notes = []string{fmt.Sprintf("%s: %s (%s:%d); the fix is deterministic.", f.ID, f.Message, f.File, f.Line)}
 		if fx.Note != "" {
@@ -166,32 +180,29 @@ func (r *Runner) fixDiagnosis(ctx context.Context, log *slog.Logger, pub Publish
 		view.Changes = []publish.OpChange{{File: fx.File, Line: fx.StartLine, Object: f.Object, Field: f.Field,
 			From: oneLine(before, fx.StartLine, fx.EndLine), To: strings.TrimSpace(fx.Replacement)}}
 		log.Info("diagnosis fixed", "finding", f.ID, "file", fx.File, "by", "fixer")
-		return r.publishFiles(ctx, log, pub, q, ws, cfg, service, files, view)
+		return r.publishFiles(ctx, log, pub, q, ws, w.cfg, service, fx.Title,
+			[]draft.File{{Path: fx.File, Content: after, Part: draft.PartOf(fx.File)}}, view)
 	}
 	target, ok := firstTraced(rep)
-	if r.agents == nil || !ok {
-		msg := "\n\nNo pull request: none of these findings has a fix kubewright can make in the repository; their hints say what to change."
-		if len(reasons) > 0 {
-			msg += "\n\n" + strings.Join(reasons, "\n")
-		}
-		return r.finishStatus(ctx, pub, q, body+msg)
+	if w.model == nil || !ok {
+		return noPR("none of these findings has a fix kubewright can make in the repository; their hints say what to change.")
 	}
-	run, err := r.repairDiagnosis(ctx, log, q, cfg, ws, target)
+	run, err := r.repairDiagnosis(ctx, ws, w, target)
 	if err != nil {
 		return err
 	}
 	if !modelEdited(run) {
-		return r.finishStatus(ctx, pub, q, body+"\n\nNo pull request: no deterministic fix applies, and the repair agent (model) proposed no change that validates"+reasonTail(run)+".")
+		return noPR("no deterministic fix applies, and the repair agent (model) proposed no change that validates." + reasonTail(run))
 	}
-	view.Summary = "The repair agent (model) proposes: " + repairSummary(run)
-	view.Warnings = []string{fmt.Sprintf("This change was written by the model for %s (%s:%d) and only validated by kubewright: read the diff before merging.", target.ID, target.File, target.Line)}
-	view.Warnings = append(view.Warnings, run.Risks...)
+	view.Summary = fmt.Sprintf("The repair agent (model) wrote this change for %s (%s:%d); kubewright only validated it: read the diff before merging.", target.ID, target.File, target.Line)
+	view.ModelSummary, view.ModelRisks = repairSummary(run), run.Risks
 	log.Info("diagnosis fixed", "finding", target.ID, "files", len(run.Files), "by", "model")
-	return r.publishFiles(ctx, log, pub, q, ws, cfg, service, run.Files, view)
+	return r.publishFiles(ctx, log, pub, q, ws, w.cfg, service, "the repair agent's change for "+target.ID, run.Files, view)
 }
 
-// publishFiles opens the pull request of a diagnosis fix given as files.
-func (r *Runner) publishFiles(ctx context.Context, log *slog.Logger, pub Publisher, q task, ws *workspace.Workspace, cfg *config.Repo, service string, files []draft.File, view publish.Operation) error {
+// publishFiles opens the pull request of a diagnosis fix given as files;
+// what says what the fix is, in kubewright's words, for the commit.
+func (r *Runner) publishFiles(ctx context.Context, log *slog.Logger, pub Publisher, q task, ws *workspace.Workspace, cfg *config.Repo, service, what string, files []draft.File, view publish.Operation) error {
 	diff, err := patches(ws.Dir(), files)
 	if err != nil {
 		return err
@@ -200,9 +211,24 @@ func (r *Runner) publishFiles(ctx context.Context, log *slog.Logger, pub Publish
 	return r.publishChange(ctx, log, pub, q, ws, cfg, prChange{
 		branch: fmt.Sprintf("kubewright/fix-%s-%d", service, q.issue),
 		apply:  func(dir string) error { return writeFiles(dir, files) },
-		commit: fmt.Sprintf("Fix %s: %s\n\nFound by /ai diagnose %s --fix in #%d; validated by kubewright.", service, firstLineOf(view.Summary), service, q.issue),
+		commit: fmt.Sprintf("Fix %s: %s\n\nFound by /ai diagnose %s --fix in #%d; validated by kubewright.", service, clip(what, 120), service, q.issue),
 		title:  fmt.Sprintf("kubewright: fix %s (diagnose)", service),
 	}, view)
+}
+
+// readFile reads a repository file of dir, inside it only (nil for a
+// file that does not exist).
+func readFile(dir, name string) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	b, err := root.ReadFile(filepath.FromSlash(name))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	return b, err
 }
 
 // deterministicFix is the fix of the most severe finding a fixer can
@@ -243,46 +269,47 @@ func firstTraced(rep *diagnose.Report) (diagnose.Finding, bool) {
 }
 
 // diagnoseRepairIntent is what the repair agent is told a diagnosis fix
-// is for.
-const diagnoseRepairIntent = "A workload fails in the cluster, and the finding below traces the cause to a line of this repository. Change the repository so that, once Flux applies it, the cause is gone. Edit only what the cause needs."
+// is for; the cause follows it.
+const diagnoseRepairIntent = "A workload fails in the cluster, and kubewright traced the cause to a line of this repository. Change the repository so that, once Flux applies it, the cause is gone. Edit only what the cause needs."
 
 // repairDiagnosis asks the repair agent for the repository change that
-// removes the cause of f, on a copy of the clone; the finding carries its
-// hint and up to three lines of its (redacted) evidence. Its edits are
-// held to the files kubewright authors and validated like any change.
-func (r *Runner) repairDiagnosis(ctx context.Context, log *slog.Logger, q task, cfg *config.Repo, ws *workspace.Workspace, f diagnose.Finding) (*AgentRun, error) {
+// removes the cause of f, on a copy of the clone. The cause (the
+// finding, its hint and up to three lines of its redacted evidence) is
+// part of the intent, so every attempt sees it, not only the first. Its
+// edits are held to the files kubewright authors and validated like any
+// change; nothing is built.
+func (r *Runner) repairDiagnosis(ctx context.Context, ws *workspace.Workspace, w *walk, f diagnose.Finding) (*AgentRun, error) {
 	st, err := draft.NewStage(ws.Dir())
 	if err != nil {
 		return nil, err
 	}
 	defer st.Close()
-	w := r.walk(ctx, q, cfg, log)
 	w.noBuild = true
 	rep, err := w.validate(ctx, st.Dir())
 	if err != nil {
 		return nil, err
 	}
-	cause := f.Finding
+	intent := fmt.Sprintf("%s\n\nThe cause: %s %s at %s:%d: %s", diagnoseRepairIntent, f.ID, f.Object, f.File, f.Line, f.Message)
 	if f.Hint != "" {
-		cause.Message += " (hint: " + f.Hint + ")"
+		intent += "\nHint: " + f.Hint
 	}
 	for i, e := range f.Evidence {
 		if i == 3 {
 			break
 		}
-		cause.Message += "\nevidence: " + clipLine(e, 300)
+		intent += "\nEvidence: " + clip(e, 300)
 	}
-	set := agent.Settings{Paths: cfg.Agents.Paths, MaxAttempts: w.attempts}
-	return w.repairStage(ctx, st, agent.Input{Intent: diagnoseRepairIntent, Repo: ws.Dir(), Dir: st.Dir(), Settings: set},
-		author.Options{}, keys(rep.Findings), []finding.Finding{cause}, rep)
+	set := agent.Settings{Paths: w.cfg.Agents.Paths, MaxAttempts: w.attempts}
+	return w.repairStage(ctx, st, agent.Input{Intent: intent, Repo: ws.Dir(), Dir: st.Dir(), Settings: set},
+		author.Options{}, keys(rep.Findings), []finding.Finding{f.Finding}, rep)
 }
 
-// reasonTail is ": reason" of a run that ended without a change, or "".
+// reasonTail is " Reason." of a run that ended without a change, or "".
 func reasonTail(run *AgentRun) string {
 	if run == nil || run.Reason == "" {
 		return ""
 	}
-	return ": " + run.Reason
+	return " " + publish.Sentence(run.Reason)
 }
 
 // oneLine is lines from..to of content, trimmed and joined, for a table
@@ -299,12 +326,8 @@ func oneLine(content []byte, from, to int) string {
 	return strings.Join(parts, " ")
 }
 
-func firstLineOf(s string) string {
-	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
-	return clipLine(l, 120)
-}
-
-func clipLine(s string, n int) string {
+// clip keeps s to n runes, marking a cut with "…".
+func clip(s string, n int) string {
 	if r := []rune(s); len(r) > n {
 		return string(r[:n]) + "…"
 	}
@@ -405,4 +428,4 @@ func valueAt(dir, file string, line int) (string, bool) {
 	return v, ok && v != ""
 }
 
-func clipWord(s string) string { return clipLine(s, 40) }
+func clipWord(s string) string { return clip(s, 40) }

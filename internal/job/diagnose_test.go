@@ -209,6 +209,10 @@ func TestDiagnoseCommand(t *testing.T) {
 			if pr.Draft || !strings.Contains(pr.Body, "This change adds no validation error") {
 				t.Errorf("the fix adds errors:\n%s", pr.Body)
 			}
+			runs := e.fake.CheckRuns("acme", "shop")
+			if len(runs) == 0 || runs[len(runs)-1].Conclusion != "neutral" || !strings.Contains(runs[len(runs)-1].Title, "No new validation errors") {
+				t.Errorf("the check run should not fail for the branch's own errors: %+v", runs)
+			}
 		})
 	}
 
@@ -235,7 +239,7 @@ func TestDiagnoseCommand(t *testing.T) {
 		if got := e.show(t, branch, file); !strings.Contains(got, "name: db-credentials\n") {
 			t.Errorf("not fixed:\n%s", got)
 		}
-		for _, s := range []string{"The repair agent (model) proposes: Point DB_PASSWORD", "written by the model for KW-DIAG-004", "payments restarts once"} {
+		for _, s := range []string{"> 🤖 The repair agent (model): Point DB_PASSWORD", "The repair agent (model) wrote this change for KW-DIAG-004 (k8s/payments/deployment.yaml:25)", "- 🤖 payments restarts once"} {
 			if !strings.Contains(pr.Body, s) {
 				t.Errorf("body lacks %q:\n%s", s, pr.Body)
 			}
@@ -244,7 +248,7 @@ func TestDiagnoseCommand(t *testing.T) {
 		if len(rec) != 3 {
 			t.Fatalf("model calls: %d, want the root cause, the repair and the review", len(rec))
 		}
-		if p := userPrompt(rec[1]); !strings.Contains(p, "KW-DIAG-004") || !strings.Contains(p, "db-credential") || !strings.Contains(p, "hint: create Secret") {
+		if p := userPrompt(rec[1]); !strings.Contains(p, "KW-DIAG-004") || !strings.Contains(p, "db-credential") || !strings.Contains(p, "Hint: create Secret") {
 			t.Errorf("the repair prompt lacks the finding:\n%s", p)
 		}
 	})

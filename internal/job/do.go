@@ -161,12 +161,9 @@ func (r *Runner) forgetSpend(ctx context.Context, q task, err error) {
 
 // title shortens a request to a commit and PR title.
 func title(intent string) string {
-	s := strings.Join(strings.Fields(intent), " ")
-	if len(s) > 72 {
-		s = strings.TrimSpace(s[:69]) + "..."
-	}
+	s := clipTitle(strings.Join(strings.Fields(intent), " "))
 	if s == "" {
 		return "Agent change"
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return upperFirst(s)
 }

@@ -28,7 +28,11 @@ import (
 // this repository (and is not the default branch), else posted as
 // patches. Nothing from the branch runs; the fixes are validated before
 // they are pushed, and a push never overwrites a commit pushed meanwhile.
-func (r *Runner) fixPR(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q task) error {
+func (r *Runner) fixPR(ctx context.Context, log *slog.Logger, gh *github.Client, pub Publisher, q task) (err error) {
+	if r.agents != nil && r.agents.Ledger != nil {
+		// The repair agent's spend is kept while a retry may follow.
+		defer func() { r.forgetSpend(ctx, q, err) }()
+	}
 	cfg, err := r.config(ctx, gh, q)
 	if err != nil {
 		return err
@@ -90,10 +94,12 @@ func (r *Runner) fixPR(ctx context.Context, log *slog.Logger, gh *github.Client,
 		if same {
 			why = "its branch is the default branch"
 		}
-		return r.finishStatus(ctx, pub, q, fmt.Sprintf("kubewright cannot commit to this pull request: %s. These patches fix %d of the %d findings it adds; apply them with `git apply`:\n\n```diff\n%s```\n%s%s",
-			why, fixedCount(fixed, run), len(intro), patches, skippedSection(fixed.Skipped, run), modelLine(run)))
+		return r.finishStatus(ctx, pub, q, fmt.Sprintf("kubewright cannot commit to this pull request: %s. These patches fix %d of the %d findings it adds; apply them with `git apply`:\n\n%s%s%s",
+			why, fixedCount(fixed, run), len(intro), publish.DiffBlock(patches), skippedSection(fixed.Skipped, run), modelLine(run)))
 	}
-	if err := writeFiles(headWS.Dir(), files); err != nil {
+	if err := writeFiles(headWS.Dir(), files); errors.Is(err, errThroughLink) {
+		return r.finishStatus(ctx, pub, q, "❌ Nothing was pushed: "+safe(err)+".")
+	} else if err != nil {
 		return err
 	}
 	after, err := v(ctx, headWS.Dir())
@@ -102,8 +108,8 @@ func (r *Runner) fixPR(ctx context.Context, log *slog.Logger, gh *github.Client,
 	}
 	if n := finding.AtLeast(after.Findings, finding.Error); n > finding.AtLeast(res.Head.Findings, finding.Error) {
 		// A fix must never make things worse: publish nothing.
-		return r.finishStatus(ctx, pub, q, fmt.Sprintf("❌ The fixes did not validate (%d errors after, %d before), so nothing was pushed. Here they are for a person to judge:\n\n```diff\n%s```", n,
-			finding.AtLeast(res.Head.Findings, finding.Error), patches))
+		return r.finishStatus(ctx, pub, q, fmt.Sprintf("❌ The fixes did not validate (%d errors after, %d before), so nothing was pushed. Here they are for a person to judge:\n\n%s", n,
+			finding.AtLeast(res.Head.Findings, finding.Error), publish.DiffBlock(patches)))
 	}
 	how := "deterministic fixes"
 	if modelEdited(run) {
@@ -165,9 +171,6 @@ func (r *Runner) repairPR(ctx context.Context, log *slog.Logger, q task, cfg *co
 	if err != nil {
 		return nil, nil, err
 	}
-	if r.agents.Ledger != nil {
-		r.forgetSpend(ctx, q, nil) // the edits are validated now: a retry must not spend again
-	}
 	log.Info("repair agent on /ai fix", "outcome", run.Outcome, "attempts", len(run.Attempts), "left", len(run.NewFindings))
 	if run.Outcome != Valid || !modelChanged(run) {
 		return files, run, nil
@@ -215,7 +218,7 @@ func modelLine(run *AgentRun) string {
 	case run.Outcome == Failing:
 		return "\n\nThe repair agent (model) was asked about the rest, and its edits still failed validation, so they are not part of this fix."
 	default:
-		return "\n\nThe repair agent (model) was asked about the rest and proposed nothing that validates: " + run.Reason + "."
+		return "\n\nThe repair agent (model) was asked about the rest and proposed nothing that validates. " + publish.Sentence(run.Reason)
 	}
 }
 
@@ -240,7 +243,8 @@ func fixedFiles(m map[string][]byte) []draft.File {
 }
 
 // writeFiles writes (and deletes) the fix's files in the work tree,
-// inside it only.
+// inside it only, and never through a symbolic link: a pull request's
+// head may hold links to files no fix may touch (its workflows).
 func writeFiles(dir string, files []draft.File) error {
 	root, err := os.OpenRoot(dir)
 	if err != nil {
@@ -249,6 +253,9 @@ func writeFiles(dir string, files []draft.File) error {
 	defer root.Close()
 	for _, f := range files {
 		p := filepath.FromSlash(f.Path)
+		if err := noLink(root, p); err != nil {
+			return err
+		}
 		if f.Delete {
 			if err := root.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
@@ -260,6 +267,28 @@ func writeFiles(dir string, files []draft.File) error {
 		}
 		if err := root.WriteFile(p, f.Content, 0o644); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// errThroughLink: a fix would write through a symbolic link.
+var errThroughLink = errors.New("kubewright does not write through symbolic links")
+
+// noLink refuses a path of root that is, or lies under, a symbolic link.
+func noLink(root *os.Root, p string) error {
+	parts := strings.Split(p, string(filepath.Separator))
+	for i := range parts {
+		sub := filepath.Join(parts[:i+1]...)
+		fi, err := root.Lstat(sub)
+		if errors.Is(err, os.ErrNotExist) {
+			return nil // what does not exist yet is created as a plain file or directory
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return fmt.Errorf("%s: %s is a symbolic link: %w", filepath.ToSlash(p), filepath.ToSlash(sub), errThroughLink)
 		}
 	}
 	return nil

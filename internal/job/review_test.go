@@ -285,7 +285,7 @@ func TestFixRepairsTheRest(t *testing.T) {
 		{name: "repaired", script: []llmtest.Reply{repaired, reviewReply("cart keeps 2 replicas.")}, calls: 2,
 			want: []string{"Pushed", "it fixes 3 of the 3 findings", "repair agent (model) fixed", "🤖 Removed the misspelt field", "🤖 risk: cart keeps 2 replicas."}},
 		{name: "model fails", script: []llmtest.Reply{{Status: 500}}, calls: 1, leftover: "replica: 2",
-			want: []string{"Pushed", "it fixes 1 of the 3 findings", "Left for a person", "proposed nothing that validates: the model provider failed"}},
+			want: []string{"Pushed", "it fixes 1 of the 3 findings", "Left for a person", "proposed nothing that validates. The model provider failed"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnvFrom(t, reviewRepo, "")

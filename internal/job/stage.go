@@ -7,12 +7,13 @@ import (
 	"log/slog"
 	"net/url"
 	"runtime/debug"
-	"strings"
 	"time"
 
 	"github.com/kubewright/kubewright/internal/author/agent"
 	"github.com/kubewright/kubewright/internal/llm"
 	"github.com/kubewright/kubewright/internal/workspace"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Timeouts bound each stage of a job; a stage that overruns fails the job
@@ -259,10 +260,11 @@ func (t timedProposer) Propose(ctx context.Context, req llm.Request) (*llm.Propo
 }
 
 func upperFirst(s string) string {
-	if s == "" {
+	r, n := utf8.DecodeRuneInString(s)
+	if n == 0 || r == utf8.RuneError {
 		return s
 	}
-	return strings.ToUpper(s[:1]) + s[1:]
+	return string(unicode.ToUpper(r)) + s[n:]
 }
 
 // logKey carries the job's logger (delivery, installation, repo fields)
