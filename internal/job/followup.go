@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
@@ -48,22 +49,18 @@ func (r *Runner) followUp(ctx context.Context, log *slog.Logger, pub Publisher, 
 		return nil
 	}
 	op, service := m[1], m[2]
-	ws, err := r.cloneDefault(ctx, q)
-	if err != nil {
-		return err
+	w, ok := r.watching.get(q.delivery)
+	if !ok {
+		var answered bool
+		var err error
+		if w, answered, err = r.watchTarget(ctx, pub, q, service); err != nil || answered {
+			return err
+		}
+		r.watching.put(q.delivery, w, r.follow.Timeout)
 	}
-	defer ws.Close()
-	in, _, err := build.Load(ctx, ws.Dir())
-	if err != nil {
-		return r.comment(ctx, pub, q, "⚠️ kubewright could not read the merged manifests to follow the change up: "+safe(err))
-	}
-	ns := "default"
-	if nss := diagnose.RepoNamespaces(in, service); len(nss) > 0 {
-		ns = nss[0]
-	}
-	want := wantedWorkloads(in, service, ns)
-	if len(want) == 0 {
-		return r.comment(ctx, pub, q, fmt.Sprintf("⚠️ The merged manifests define no Deployment of `%s` in `%s` to follow up.", service, ns))
+	ns, want := w.ns, w.want
+	if mergedAt.IsZero() {
+		mergedAt = w.since // a request without the merge time: from the first read
 	}
 	live := true
 	var state []string
@@ -74,6 +71,7 @@ func (r *Runner) followUp(ctx context.Context, log *slog.Logger, pub Publisher, 
 	}
 	since := time.Since(mergedAt)
 	if live {
+		r.watching.drop(q.delivery)
 		log.Info("merged change is live", "op", op, "service", service, "after", since.Round(time.Second))
 		return r.comment(ctx, pub, q, fmt.Sprintf("✅ The merged `%s` of `%s` is live in `%s` %s after the merge:\n\n- %s",
 			op, service, ns, since.Round(time.Second), strings.Join(state, "\n- ")))
@@ -82,8 +80,9 @@ func (r *Runner) followUp(ctx context.Context, log *slog.Logger, pub Publisher, 
 		log.Info("merged change not live yet", "op", op, "service", service, "after", since.Round(time.Second), "next", r.follow.Every)
 		return queue.RetryAfter(min(r.follow.Every, r.follow.Timeout-since))
 	}
+	r.watching.drop(q.delivery)
 	body := fmt.Sprintf("⚠️ The merged `%s` of `%s` is not live in `%s` %s after the merge:\n\n- %s\n\nFlux may not have applied it yet (`flux get kustomizations`), or the new Pods fail:",
-		op, service, ns, r.follow.Timeout, strings.Join(state, "\n- "))
+		op, service, ns, since.Round(time.Second), strings.Join(state, "\n- "))
 	if rep, err := diagnose.Diagnose(ctx, *r.cluster, ns, service, ""); err == nil && len(rep.Findings) > 0 {
 		for _, f := range rep.Findings[:min(len(rep.Findings), 5)] {
 			body += fmt.Sprintf("\n- **%s** `%s` %s", f.Severity, f.ID, f.Message)
@@ -92,8 +91,80 @@ func (r *Runner) followUp(ctx context.Context, log *slog.Logger, pub Publisher, 
 	} else {
 		body += " no failing Pod was found."
 	}
-	log.Info("merged change not live", "op", op, "service", service, "after", r.follow.Timeout)
+	log.Info("merged change not live", "op", op, "service", service, "after", since.Round(time.Second))
 	return r.comment(ctx, pub, q, body)
+}
+
+// watchTarget reads the merged manifests once: the service's namespace and
+// its Deployments, as the follow-up's later reads compare the cluster
+// with. answered is true when it already told the pull request why there
+// is nothing to follow.
+func (r *Runner) watchTarget(ctx context.Context, pub Publisher, q task, service string) (w watched, answered bool, err error) {
+	ws, err := r.cloneDefault(ctx, q)
+	if err != nil {
+		return w, false, err
+	}
+	defer ws.Close()
+	in, _, err := build.Load(ctx, ws.Dir())
+	if err != nil {
+		return w, true, r.comment(ctx, pub, q, "⚠️ kubewright could not read the merged manifests to follow the change up: "+safe(err))
+	}
+	w.ns, w.since = "default", time.Now()
+	if nss := diagnose.RepoNamespaces(in, service); len(nss) > 0 {
+		w.ns = nss[0]
+	}
+	if w.want = wantedWorkloads(in, service, w.ns); len(w.want) == 0 {
+		return w, true, r.comment(ctx, pub, q, fmt.Sprintf("⚠️ The merged manifests define no Deployment of `%s` in `%s` to follow up.", service, w.ns))
+	}
+	return w, false, nil
+}
+
+// watched is what a follow-up compares the cluster with, kept between its
+// reads so that each read is a few GETs, not a clone. Another replica
+// that picks the job up reads the manifests again.
+type watched struct {
+	ns    string
+	want  []wanted
+	since time.Time // the first read
+	until time.Time // when the entry is dropped, answered or not
+}
+
+// watchList holds the follow-ups of this process, at most maxWatched.
+type watchList struct {
+	mu sync.Mutex
+	m  map[string]watched
+}
+
+const maxWatched = 1000
+
+func (l *watchList) get(delivery string) (watched, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	w, ok := l.m[delivery]
+	if ok && time.Now().After(w.until) {
+		delete(l.m, delivery)
+		return watched{}, false
+	}
+	return w, ok
+}
+
+func (l *watchList) put(delivery string, w watched, timeout time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := time.Now()
+	for d, x := range l.m {
+		if now.After(x.until) || len(l.m) >= maxWatched {
+			delete(l.m, d)
+		}
+	}
+	w.until = now.Add(timeout + time.Minute)
+	l.m[delivery] = w
+}
+
+func (l *watchList) drop(delivery string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.m, delivery)
 }
 
 // wanted is what the merged manifests say a workload runs.

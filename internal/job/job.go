@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/google/go-github/v88/github"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/kubewright/kubewright/internal/command"
 	"github.com/kubewright/kubewright/internal/config"
@@ -67,6 +68,8 @@ type Runner struct {
 	usage   ops.UsageSource
 	cluster *diagnose.Cluster
 	follow  FollowUp
+	// watching holds what each follow-up watches between its reads.
+	watching *watchList
 	// pages records jobs for /jobs/<delivery>, linked under publicURL.
 	pages     jobpage.Store
 	publicURL string
@@ -132,7 +135,7 @@ func WithCloneLimits(maxBytes int64, maxFiles int) Option {
 // New returns a Runner.
 func New(clients Clients, v Validator, opts ...Option) *Runner {
 	r := &Runner{clients: clients, validate: v, prefix: command.DefaultPrefix, store: NewMemoryStatus(),
-		timeouts: DefaultTimeouts, metrics: newJobMetrics(), follow: DefaultFollowUp,
+		timeouts: DefaultTimeouts, metrics: newJobMetrics(), follow: DefaultFollowUp, watching: &watchList{m: map[string]watched{}},
 		bot: Identity{Name: "kubewright[bot]", Email: "kubewright[bot]@users.noreply.github.com"},
 		log: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
@@ -184,6 +187,9 @@ func (r *Runner) handle(ctx context.Context, d queue.Delivery) error {
 		return queue.Permanent(err)
 	}
 	err := r.serve(ctx, log, req)
+	if errors.As(err, new(*rivertype.JobSnoozeError)) {
+		return err // the job asked to run again later (a follow-up): no failure
+	}
 	out := classify(err)
 	if out != nil {
 		r.logFailure(log, err, out)
