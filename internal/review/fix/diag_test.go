@@ -123,12 +123,7 @@ func TestDiagUnfixable(t *testing.T) {
 			"Service web selects app=webb, and no Pod in namespace shop has those labels; the Pods of Deployment/shop/web are labelled app", "labels cannot be read"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := finding.Finding{ID: tc.id, File: "k8s/web.yaml", Line: 1, Object: "Deployment/shop/web", Message: tc.msg}
-			if tc.id != "KW-DIAG-010" {
-				f.Object = "Service/shop/web"
-			}
-			repo := fstest.MapFS{"k8s/web.yaml": {Data: []byte(tc.file), Mode: 0o644}}
-			fx, err := For(repo, f)
+			fx, err := For(diagCase(tc.id, tc.msg, tc.file))
 			reason, ok := IsUnfixable(err)
 			if !ok {
 				t.Fatalf("For = %+v, %v; want unfixable", fx, err)
@@ -138,6 +133,16 @@ func TestDiagUnfixable(t *testing.T) {
 			}
 		})
 	}
+}
+
+// diagCase is a repository holding file as k8s/web.yaml and the finding
+// id with msg on it, about the Deployment (KW-DIAG-010) or the Service.
+func diagCase(id, msg, file string) (fstest.MapFS, finding.Finding) {
+	f := finding.Finding{ID: id, File: "k8s/web.yaml", Line: 1, Object: "Deployment/shop/web", Message: msg}
+	if id != "KW-DIAG-010" {
+		f.Object = "Service/shop/web"
+	}
+	return fstest.MapFS{"k8s/web.yaml": {Data: []byte(file), Mode: 0o644}}, f
 }
 
 // The same inputs with one thing changed are fixed: the refusals above
@@ -161,12 +166,7 @@ func TestDiagFixes(t *testing.T) {
 		{"selector", "KW-DIAG-012", diagService, selectorMsg, "    app: web\n"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			f := finding.Finding{ID: tc.id, File: "k8s/web.yaml", Line: 1, Object: "Deployment/shop/web", Message: tc.msg}
-			if tc.id != "KW-DIAG-010" {
-				f.Object = "Service/shop/web"
-			}
-			repo := fstest.MapFS{"k8s/web.yaml": {Data: []byte(tc.file), Mode: 0o644}}
-			fx, err := For(repo, f)
+			fx, err := For(diagCase(tc.id, tc.msg, tc.file))
 			if err != nil {
 				t.Fatalf("For: %v", err)
 			}
