@@ -230,17 +230,22 @@ func (w *Workspace) TempDir() (string, error) {
 	return d, nil
 }
 
-// Branch creates (or resets) branch at the base commit and checks it out,
-// keeping changes in the working tree.
+// Branch creates branch at the base commit and checks it out, keeping
+// changes in the working tree; on that branch at the base commit already,
+// it does nothing.
 func (w *Workspace) Branch(name string) error {
 	if name == w.base {
 		return ErrProtectedBranch
+	}
+	ref := plumbing.NewBranchReferenceName(name)
+	if head, err := w.repo.Head(); err == nil && head.Name() == ref && head.Hash() == w.baseID {
+		return nil // already there, at the base commit
 	}
 	wt, err := w.repo.Worktree()
 	if err != nil {
 		return err
 	}
-	return wt.Checkout(&git.CheckoutOptions{Branch: plumbing.NewBranchReferenceName(name), Hash: w.baseID, Create: true, Keep: true, Force: false})
+	return wt.Checkout(&git.CheckoutOptions{Branch: ref, Hash: w.baseID, Create: true, Keep: true, Force: false})
 }
 
 // Signature is a commit author.

@@ -90,6 +90,9 @@ func TestCloneBranchCommitPush(t *testing.T) {
 	if err := ws.Branch("kubewright/containerize-1"); err != nil {
 		t.Fatal(err)
 	}
+	if err := ws.Branch("kubewright/containerize-1"); err != nil {
+		t.Fatalf("the branch again, at the base commit: %v", err)
+	}
 	// Nothing changed yet: no commit.
 	if _, changed, err := ws.Commit("nothing", Signature{"kubewright[bot]", "bot@example.com"}); err != nil || changed {
 		t.Fatalf("empty commit: changed=%v err=%v", changed, err)
