@@ -89,6 +89,9 @@ type kustScan struct {
 	dir      string
 	refs     []kustRef
 	findings []finding.Finding
+	// component: the file is a kustomize Component (kind: Component),
+	// which is built inside the kustomizations that list it, never alone.
+	component bool
 }
 
 func (s *kustScan) refused() bool { return len(s.findings) > 0 }
@@ -168,9 +171,11 @@ func (s *kustScan) scanTop(root *yaml.Node) {
 			for _, it := range seqItems(val) {
 				s.addPlugin(key.Value, it)
 			}
+		case "kind":
+			s.component = val != nil && val.Kind == yaml.ScalarNode && val.Value == "Component"
 		case "metadata", "commonannotations", "commonlabels", "labels", "images", "imagetags",
 			"replicas", "vars", "nameprefix", "namesuffix", "namespace", "sortoptions",
-			"buildmetadata", "apiversion", "kind", "generatoroptions":
+			"buildmetadata", "apiversion", "generatoroptions":
 			// Free text or names: never loaded.
 		default:
 			// Unknown fields fail krusty's strict decoding; still, nothing

@@ -67,7 +67,7 @@ func LoadWith(ctx context.Context, dir string, opts LoadOptions) (*validate.Inpu
 			Message: "not valid YAML: " + e.Message, Hint: "fix the YAML syntax on that line"})
 	}
 	fs = append(fs, unsafe...)
-	in.Roots = discoverRoots(in)
+	in.Roots = discoverRoots(in, func(file string) bool { s := l.scans[file]; return s != nil && s.component })
 
 	results, err := l.buildAll(ctx)
 	if err != nil {
@@ -126,8 +126,11 @@ func dedupe(fs []finding.Finding) []finding.Finding {
 }
 
 // discoverRoots finds every directory with a kustomization file, and every
-// directory a Flux Kustomization points at that has none.
-func discoverRoots(in *validate.Input) []validate.Root {
+// directory a Flux Kustomization points at that has none. A kustomize
+// Component is no root: kustomize cannot build one alone (its generators
+// merge into, and its patches apply to, what the including kustomization
+// brings), so it is checked as part of each kustomization that lists it.
+func discoverRoots(in *validate.Input, component func(file string) bool) []validate.Root {
 	// dirs maps each root directory to its kustomization file, preferring
 	// names in kustomizationNames order when a directory has several.
 	dirs := map[string]string{}
@@ -147,6 +150,9 @@ func discoverRoots(in *validate.Input) []validate.Root {
 	}
 	var roots []validate.Root
 	for d, file := range dirs {
+		if component(file) {
+			continue
+		}
 		roots = append(roots, validate.Root{Dir: d, File: file})
 	}
 	for _, d := range in.Sources.Docs() {
