@@ -102,7 +102,8 @@ func TestShipValidates(t *testing.T) {
 		copyBuildContext(t, filepath.Join(repo, d), filepath.Join(tree, d))
 	}
 	roots, objects, dockerfiles := requireClean(t, v, tree)
-	// base, overlays/single, overlays/ha, flux.
+	// base, overlays/single, overlays/ha, flux (components/cluster-read is a
+	// kustomize Component: built only inside an overlay, TestShipClusterRead).
 	if roots != 4 || dockerfiles != 1 || objects < 15 {
 		t.Errorf("validated %d kustomization roots, %d objects, %d Dockerfiles; want 4 roots, at least 15 objects and the one Dockerfile", roots, objects, dockerfiles)
 	}
@@ -468,4 +469,64 @@ func readShip(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// TestShipClusterRead: components/cluster-read, added to either overlay,
+// gives the pod the token of the read-only identity, the in-cluster
+// setting `kubewright serve` reads, and egress to the API server, and
+// changes nothing else the overlay promised.
+func TestShipClusterRead(t *testing.T) {
+	repo := shipRepo(t)
+	for _, overlay := range []string{"single", "ha"} {
+		t.Run(overlay, func(t *testing.T) {
+			dir := t.TempDir()
+			rel := func(p string) string {
+				r, err := filepath.Rel(dir, p) // kustomize takes no absolute paths
+				if err != nil {
+					t.Fatal(err)
+				}
+				return filepath.ToSlash(r)
+			}
+			kust := fmt.Sprintf("apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - %s\ncomponents:\n  - %s\n",
+				rel(filepath.Join(repo, "deploy", "overlays", overlay)), rel(filepath.Join(repo, "deploy", "components", "cluster-read")))
+			if err := os.WriteFile(filepath.Join(dir, "kustomization.yaml"), []byte(kust), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			before := buildOverlay(t, filepath.Join(repo, "deploy", "overlays", overlay))
+			objs := buildOverlay(t, dir)
+			if len(objs) != len(before) {
+				t.Errorf("%d objects, the overlay alone has %d", len(objs), len(before))
+			}
+			sa := shipObject(t, objs, "ServiceAccount", "kubewright")
+			dep := shipObject(t, objs, "Deployment", "kubewright")
+			for what, o := range map[string][]string{"ServiceAccount": {"automountServiceAccountToken"}, "Deployment": {"spec", "template", "spec", "automountServiceAccountToken"}} {
+				obj := sa
+				if what == "Deployment" {
+					obj = dep
+				}
+				if on, found, _ := unstructured.NestedBool(obj.Object, o...); !found || !on {
+					t.Errorf("%s does not mount the token", what)
+				}
+			}
+			cfg := checkServeSettings(t, objs)
+			if cfg.Kubeconfig != "in-cluster" {
+				t.Errorf("KUBEWRIGHT_KUBECONFIG = %q, want in-cluster", cfg.Kubeconfig)
+			}
+			checkProbes(t, dep, cfg)
+			np := shipObject(t, objs, "NetworkPolicy", "kubewright")
+			egress, _, _ := unstructured.NestedSlice(np.Object, "spec", "egress")
+			var apiserver bool
+			for _, e := range egress {
+				ports, _, _ := unstructured.NestedSlice(e.(map[string]any), "ports")
+				for _, p := range ports {
+					if port, _, _ := unstructured.NestedInt64(p.(map[string]any), "port"); port == 6443 {
+						apiserver = true
+					}
+				}
+			}
+			if !apiserver {
+				t.Errorf("no egress to the API server on 6443: %v", egress)
+			}
+		})
+	}
 }
