@@ -200,6 +200,9 @@ func planComment(p *Plan) string {
 // safe turns an error into a message fit for a public comment: the first
 // line only, without local paths.
 func safe(err error) string {
+	if err == nil {
+		return ""
+	}
 	msg, _, _ := strings.Cut(err.Error(), "\n")
 	return msg
 }

@@ -241,7 +241,7 @@ func (a *attempts) review(ctx context.Context) {
 			run.Summary = strings.TrimSpace(run.Summary + "\n\n" + prop.Summary)
 		}
 	case prop.Err != nil:
-		att.Summary = "review skipped: " + firstLine(prop.Err)
+		att.Summary = "review skipped: " + safe(prop.Err)
 	}
 	att.Findings = run.NewFindings
 	run.Attempts = append(run.Attempts, att)
@@ -253,27 +253,19 @@ func (r *AgentRun) stop(err error, keeps bool) {
 	r.Outcome, r.Failure = Stopped, reasonModel
 	switch {
 	case errors.Is(err, llm.ErrBudget):
-		r.Reason, r.Failure = "stopped at the token budget: "+firstLine(err), reasonBudget
+		r.Reason, r.Failure = "stopped at the token budget: "+safe(err), reasonBudget
 	case errors.Is(err, llm.ErrMalformed):
-		r.Reason = "the model's answer was not a valid proposal, even after a corrective retry: " + firstLine(err)
+		r.Reason = "the model's answer was not a valid proposal, even after a corrective retry: " + safe(err)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		r.Reason = "cancelled"
 	case err != nil:
-		r.Reason = "the model provider failed: " + firstLine(err)
+		r.Reason = "the model provider failed: " + safe(err)
 	}
 	if keeps {
 		r.Reason += "; kubewright's draft is proposed without the model's edits"
 	} else {
 		r.Reason += "; no change from the model passed validation, so nothing is proposed"
 	}
-}
-
-func firstLine(err error) string {
-	if err == nil {
-		return ""
-	}
-	s, _, _ := strings.Cut(err.Error(), "\n")
-	return s
 }
 
 // modelChanged reports whether any attempt applied a model edit.
